@@ -1,0 +1,28 @@
+# The two commands: `make demo` and `make test`. Both install what they need, then build.
+PYTHON ?= python3
+
+.PHONY: all deps build test swift-test pytest demo bench clean
+
+all: build
+
+deps:
+	PYTHON=$(PYTHON) bash scripts/install-deps.sh
+
+# Builds the Swift engine (release, Swift runtime linked statically) and the Python extension, and installs
+# the `swiftcnn` package into the current Python.
+build: deps
+	$(PYTHON) -m pip install --no-build-isolation --no-deps -q .
+
+swift-test:
+	swift test
+
+pytest: build
+	$(PYTHON) -m pytest python/tests -q
+
+test: build swift-test pytest
+
+demo: build
+	$(PYTHON) examples/mnist_convnet.py --out demo_output
+
+clean:
+	rm -rf .build build python/swiftcnn/*.so python/swiftcnn/include demo_output

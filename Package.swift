@@ -1,0 +1,29 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Code generation for AVX2 + FMA (x86-64-v3): without -march the SIMD kernels compile to SSE2 and scalar fmaf
+// calls. v3, not v4: machines of this kind do not all have AVX-512 (some report only avx2/fma), and one
+// AVX-512 instruction there is an illegal-instruction crash. -mtune=generic keeps LLVM from over-unrolling
+// the micro-kernels and spilling accumulators.
+let engineFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Xcc", "-mtune=generic", "-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "SwiftCNN",
+    products: [
+        .library(name: "SwiftCNN", targets: ["SwiftCNN"]),
+        .library(name: "swiftcnn", type: .dynamic, targets: ["SwiftCNNC"]),
+    ],
+    targets: [
+        .target(name: "SwiftCNN", swiftSettings: engineFlags),
+        .target(
+            name: "SwiftCNNC",
+            dependencies: ["SwiftCNN"],
+            swiftSettings: engineFlags,
+            // The Swift runtime is linked into libswiftcnn.so, so Python needs no toolchain to import it.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-no-toolchain-stdlib-rpath"])]
+        ),
+        .testTarget(name: "SwiftCNNTests", dependencies: ["SwiftCNN"], swiftSettings: engineFlags),
+    ]
+)

@@ -1,0 +1,81 @@
+/// Fully connected layer on the last axis, Keras `Dense`: kernel `(in, units)`, bias `(units,)`.
+public final class Dense: Layer {
+    public var name: String
+    public var typeName: String { "Dense" }
+    public let units: Int
+    public let activation: Activation
+    public let useBias: Bool
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+    private var inputWidth = 0
+    private var rowsPerSample = 1
+
+    public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros, name: String = "") {
+        self.name = name
+        self.units = units
+        self.activation = activation
+        self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+    }
+
+    public convenience init(config c: LayerConfig, name: String) throws {
+        self.init(units: try c.int("units", min: 1), activation: try Activation(name: c.string("activation", default: "linear")),
+                  useBias: try c.bool("use_bias", default: true),
+                  kernelInitializer: try Initializer(name: c.string("kernel_initializer", default: "glorot_uniform")),
+                  biasInitializer: try Initializer(name: c.string("bias_initializer", default: "zeros")), name: name)
+    }
+
+    public var parameterShapes: [[Int]] { [[inputWidth, units]] + (useBias ? [[units]] : []) }
+
+    public func build(inputShapes: [[Int]]) throws -> [Int] {
+        try requireInputCount(self, inputShapes, 1)
+        let s = inputShapes[0]
+        inputWidth = s.last!
+        rowsPerSample = s.dropLast().reduce(1, *)
+        return Array(s.dropLast()) + [units]
+    }
+
+    public func initializeParameters(_ p: [UnsafeMutablePointer<Float>], rng: inout RNG) {
+        kernelInitializer.fill(p[0], count: inputWidth * units, fanIn: inputWidth, fanOut: units, rng: &rng)
+        if useBias { biasInitializer.fill(p[1], count: units, fanIn: inputWidth, fanOut: units, rng: &rng) }
+    }
+
+    public func workspaceSize(batch: Int) -> Int { batch * rowsPerSample * units }
+
+    public func forward(_ io: LayerIO) {
+        let m = io.batch * rowsPerSample
+        gemm(transA: false, transB: false, m: m, n: units, k: inputWidth, alpha: 1, a: io.inputs[0], lda: inputWidth,
+             b: io.parameters[0], ldb: units, beta: 0, c: io.output, ldc: units)
+        if useBias {
+            let bias = io.parameters[1], out = io.output
+            for r in 0..<m { for u in 0..<units { out[r * units + u] += bias[u] } }
+        }
+        activation.forward(io.output, rows: m, width: units)
+    }
+
+    public func backward(_ io: LayerIO) {
+        let m = io.batch * rowsPerSample
+        let preGrad = io.workspace
+        activation.backward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: units)
+        if io.needsParameterGrads {
+            gemm(transA: true, transB: false, m: inputWidth, n: units, k: m, alpha: 1, a: io.inputs[0], lda: inputWidth,
+                 b: preGrad, ldb: units, beta: 0, c: io.parameterGrads[0], ldc: units)
+            if useBias {
+                let db = io.parameterGrads[1]
+                db.initialize(repeating: 0, count: units)
+                for r in 0..<m { for u in 0..<units { db[u] += preGrad[r * units + u] } }
+            }
+        }
+        if io.needsInputGrad[0] {
+            gemm(transA: false, transB: true, m: m, n: inputWidth, k: units, alpha: 1, a: preGrad, lda: units,
+                 b: io.parameters[0], ldb: units, beta: 0, c: io.inputGrads[0], ldc: inputWidth)
+        }
+    }
+
+    public var config: [(String, String)] {
+        [("units", "\(units)"), ("activation", activation.rawValue), ("use_bias", useBias ? "1" : "0"),
+         ("kernel_initializer", kernelInitializer.rawValue), ("bias_initializer", biasInitializer.rawValue)]
+    }
+}

@@ -1,0 +1,66 @@
+/// Keras `Dropout`: at training time zeroes each element with probability `rate` and scales the rest by
+/// 1/(1−rate); identity at inference. The mask comes from the engine RNG (step seed, layer seed, element index).
+public final class Dropout: Layer {
+    public var name: String
+    public var typeName: String { "Dropout" }
+    public let rate: Float
+    public let seed: UInt64
+    private var size = 0
+
+    public init(rate: Float, seed: UInt64 = 0, name: String = "") {
+        self.name = name
+        self.rate = rate
+        self.seed = seed
+    }
+
+    public convenience init(config c: LayerConfig, name: String) throws {
+        let rate = try c.double("rate")
+        guard rate >= 0, rate < 1 else {
+            throw SwiftCNNError.invalidArgument("Dropout: invalid value received for argument `rate`. Expected a float value between 0 and 1 (exclusive of 1). Received: rate=\(rate)")
+        }
+        self.init(rate: Float(rate), seed: UInt64(bitPattern: Int64(try c.int("seed", default: 0))), name: name)
+    }
+
+    /// A stable per-layer stream (FNV-1a of the name), so two Dropout layers draw different masks.
+    private var nameStream: UInt64 = 0
+
+    public func build(inputShapes: [[Int]]) throws -> [Int] {
+        try requireInputCount(self, inputShapes, 1)
+        size = inputShapes[0].reduce(1, *)
+        nameStream = name.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        return inputShapes[0]
+    }
+
+    /// The scale factor per element (0 or 1/(1−rate)) kept for backward.
+    public func workspaceSize(batch: Int) -> Int { batch * size }
+
+    public func forward(_ io: LayerIO) {
+        let count = io.batch * size
+        guard io.training, rate > 0 else {
+            io.output.update(from: io.inputs[0], count: count)
+            return
+        }
+        let keep = 1 / (1 - rate), rate = self.rate
+        let stream = seed ^ nameStream
+        let mask = io.workspace, x = io.inputs[0], y = io.output, stepSeed = io.stepSeed
+        parallelFor(count, minChunk: 1 << 14) { range in
+            for i in range {
+                let u = RNG.uniform(seed: stepSeed, stream: stream, index: UInt64(i))
+                mask[i] = u < rate ? 0 : keep
+                y[i] = x[i] * mask[i]
+            }
+        }
+    }
+
+    public func backward(_ io: LayerIO) {
+        guard io.needsInputGrad[0] else { return }
+        let count = io.batch * size
+        guard io.training, rate > 0 else {
+            io.inputGrads[0].update(from: io.outputGrad, count: count)
+            return
+        }
+        for i in 0..<count { io.inputGrads[0][i] = io.outputGrad[i] * io.workspace[i] }
+    }
+
+    public var config: [(String, String)] { [("rate", "\(rate)"), ("seed", "\(seed)")] }
+}

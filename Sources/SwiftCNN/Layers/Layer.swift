@@ -1,0 +1,94 @@
+/// Everything a layer's forward or backward pass reads and writes for one batch. The graph builds one per node
+/// when it plans buffers for a batch size and reuses it every step, so passes allocate nothing.
+///
+/// Shapes: every activation buffer is `batch × (per-sample shape)` floats, NHWC, contiguous.
+public struct LayerIO {
+    /// Number of samples in the batch.
+    public var batch: Int
+    /// Training mode (dropout active, batch statistics) vs inference.
+    public var training: Bool
+    /// Activations of the layer's inputs, one per input node.
+    public var inputs: [UnsafeMutablePointer<Float>]
+    /// The layer's output activation.
+    public var output: UnsafeMutablePointer<Float>
+    /// dLoss/dOutput, filled by the graph before `backward`.
+    public var outputGrad: UnsafeMutablePointer<Float>
+    /// Where `backward` writes dLoss/dInput for each input (overwrite, do not accumulate).
+    public var inputGrads: [UnsafeMutablePointer<Float>]
+    /// Whether the gradient for input `i` is needed at all (false, e.g., for a model's image input in training).
+    public var needsInputGrad: [Bool]
+    /// The layer's parameters, in `parameterShapes` order.
+    public var parameters: [UnsafeMutablePointer<Float>]
+    /// Where `backward` writes the parameter gradients (overwrite).
+    public var parameterGrads: [UnsafeMutablePointer<Float>]
+    /// Whether parameter gradients are needed (false for frozen layers).
+    public var needsParameterGrads: Bool
+    /// Per-node scratch of `workspaceSize(batch:)` floats, kept between forward and backward of one step.
+    public var workspace: UnsafeMutablePointer<Float>
+    /// Seed for this step's random numbers (dropout); changes every training step.
+    public var stepSeed: UInt64
+
+    public init(batch: Int, training: Bool, inputs: [UnsafeMutablePointer<Float>], output: UnsafeMutablePointer<Float>,
+                outputGrad: UnsafeMutablePointer<Float>, inputGrads: [UnsafeMutablePointer<Float>], needsInputGrad: [Bool],
+                parameters: [UnsafeMutablePointer<Float>], parameterGrads: [UnsafeMutablePointer<Float>],
+                needsParameterGrads: Bool, workspace: UnsafeMutablePointer<Float>, stepSeed: UInt64) {
+        self.batch = batch; self.training = training; self.inputs = inputs; self.output = output
+        self.outputGrad = outputGrad; self.inputGrads = inputGrads; self.needsInputGrad = needsInputGrad
+        self.parameters = parameters; self.parameterGrads = parameterGrads
+        self.needsParameterGrads = needsParameterGrads; self.workspace = workspace; self.stepSeed = stepSeed
+    }
+}
+
+/// A layer: its hyper-parameters, its parameter shapes, its output-shape rule, forward and backward.
+/// Layers are classes so that a graph can hold them type-erased; they own no activation memory.
+public protocol Layer: AnyObject {
+    /// Unique name within a model (`conv2d`, `conv2d_1`, …).
+    var name: String { get set }
+    /// Keras class name, e.g. `Conv2D`.
+    var typeName: String { get }
+    /// Shapes of the parameters in Keras layout (Conv2D: HWIO kernel then bias), known after `build`.
+    var parameterShapes: [[Int]] { get }
+    /// Checks the per-sample input shapes (no batch dimension), remembers what it needs, and returns the
+    /// per-sample output shape. Throws `SwiftCNNError.invalidArgument` naming the layer and the shapes.
+    func build(inputShapes: [[Int]]) throws -> [Int]
+    /// Fills the parameters with their initial values.
+    func initializeParameters(_ parameters: [UnsafeMutablePointer<Float>], rng: inout RNG)
+    /// Scratch floats the layer needs for a batch (saved masks, indices, im2col columns).
+    func workspaceSize(batch: Int) -> Int
+    /// Computes `io.output` from `io.inputs`.
+    func forward(_ io: LayerIO)
+    /// Computes `io.inputGrads` (where needed) and `io.parameterGrads` (where needed) from `io.outputGrad`.
+    func backward(_ io: LayerIO)
+    /// Hyper-parameters as strings, in the form the layer was created from (for saving and summaries).
+    var config: [(String, String)] { get }
+}
+
+extension Layer {
+    public var parameterShapes: [[Int]] { [] }
+    public func initializeParameters(_ parameters: [UnsafeMutablePointer<Float>], rng: inout RNG) {}
+    public func workspaceSize(batch: Int) -> Int { 0 }
+    public var config: [(String, String)] { [] }
+
+    /// Number of scalar parameters.
+    public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.reduce(1, *) } }
+}
+
+/// Throws the Keras-style error for a layer that takes exactly `expected` inputs.
+func requireInputCount(_ layer: Layer, _ shapes: [[Int]], _ expected: Int) throws {
+    guard shapes.count == expected else {
+        throw SwiftCNNError.invalidArgument(
+            "Layer '\(layer.name)' (\(layer.typeName)) expects \(expected) input(s), but it received \(shapes.count).")
+    }
+}
+
+/// Throws unless the single input is an image batch `(height, width, channels)`.
+func requireImageInput(_ layer: Layer, _ shapes: [[Int]]) throws -> (h: Int, w: Int, c: Int) {
+    try requireInputCount(layer, shapes, 1)
+    let s = shapes[0]
+    guard s.count == 3 else {
+        throw SwiftCNNError.invalidArgument(
+            "Input 0 of layer '\(layer.name)' (\(layer.typeName)) is incompatible with the layer: expected ndim=4 "
+            + "(batch, height, width, channels), found ndim=\(s.count + 1). Full shape received: \(describeShape(s))")
+    }
+    return (s[0], s[1], s[2])
+}

@@ -1,0 +1,66 @@
+/// Keras `MaxPooling2D` and `AveragePooling2D`: a window of `poolSize` moved by `strides` (default: the pool size).
+public final class Pooling2D: Layer {
+    public enum Mode { case max, average }
+    public var name: String
+    public let mode: Mode
+    public var typeName: String { mode == .max ? "MaxPooling2D" : "AveragePooling2D" }
+    public let poolSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let same: Bool
+    private var geometry: WindowGeometry?
+
+    public init(mode: Mode, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: String = "valid", name: String = "") {
+        self.name = name
+        self.mode = mode
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.same = padding == "same"
+    }
+
+    public convenience init(mode: Mode, config c: LayerConfig, name: String) throws {
+        let padding = try c.string("padding", default: "valid")
+        guard padding == "valid" || padding == "same" else {
+            throw SwiftCNNError.invalidArgument("\(c.layerType): padding must be 'valid' or 'same', received '\(padding)'")
+        }
+        let pool = try c.pair("pool_size", default: (2, 2))
+        self.init(mode: mode, poolSize: pool, strides: try c.pair("strides", default: pool), padding: padding, name: name)
+    }
+
+    public func build(inputShapes: [[Int]]) throws -> [Int] {
+        let (h, w, c) = try requireImageInput(self, inputShapes)
+        let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: poolSize, stride: strides, dilation: (1, 1),
+                                   same: same, layer: "Layer '\(name)' (\(typeName))")
+        geometry = g
+        return [g.outH, g.outW, c]
+    }
+
+    /// Max pooling keeps the argmax indices (Int32 stored in float-sized slots).
+    public func workspaceSize(batch: Int) -> Int {
+        mode == .max ? batch * geometry!.outH * geometry!.outW * geometry!.channels : 0
+    }
+
+    public func forward(_ io: LayerIO) {
+        switch mode {
+        case .max:
+            let argmax = UnsafeMutableRawPointer(io.workspace).assumingMemoryBound(to: Int32.self)
+            maxPoolForward(io.inputs[0], batch: io.batch, geometry!, output: io.output, argmax: argmax)
+        case .average:
+            avgPoolForward(io.inputs[0], batch: io.batch, geometry!, output: io.output)
+        }
+    }
+
+    public func backward(_ io: LayerIO) {
+        guard io.needsInputGrad[0] else { return }
+        switch mode {
+        case .max:
+            let argmax = UnsafeRawPointer(io.workspace).assumingMemoryBound(to: Int32.self)
+            maxPoolBackward(io.outputGrad, argmax: argmax, batch: io.batch, geometry!, inputGrad: io.inputGrads[0])
+        case .average:
+            avgPoolBackward(io.outputGrad, batch: io.batch, geometry!, inputGrad: io.inputGrads[0])
+        }
+    }
+
+    public var config: [(String, String)] {
+        [("pool_size", "\(poolSize.0),\(poolSize.1)"), ("strides", "\(strides.0),\(strides.1)"), ("padding", same ? "same" : "valid")]
+    }
+}

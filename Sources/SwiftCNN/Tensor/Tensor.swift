@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A dense float32 array in NHWC order (`batch, height, width, channels`), or any other row-major shape.
+/// The tensor owns its 64-byte-aligned storage.
+public final class Tensor {
+    /// The dimensions, outermost first.
+    public let shape: [Int]
+    /// Number of elements (product of `shape`).
+    public let count: Int
+    /// The elements, row-major.
+    public let data: UnsafeMutablePointer<Float>
+
+    /// A zero-filled tensor of the given shape.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.data = allocateFloats(count)
+        data.initialize(repeating: 0, count: count)
+    }
+
+    /// A tensor holding `values` (row-major); `values.count` must equal the product of `shape`.
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "Tensor: \(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { free(data) }
+
+    /// The elements as a Swift array.
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// Element at a flat row-major index.
+    public subscript(index: Int) -> Float {
+        get { data[index] }
+        set { data[index] = newValue }
+    }
+}
+
+/// 64-byte aligned, uninitialised float storage; release with `free`.
+@inline(__always)
+func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    var raw: UnsafeMutableRawPointer? = nil
+    let bytes = max(count, 16) * MemoryLayout<Float>.stride
+    guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("swiftcnn: out of memory (\(bytes) bytes)") }
+    return raw.bindMemory(to: Float.self, capacity: max(count, 16))
+}
+
+/// A growable aligned float buffer that keeps its storage between uses, so steady-state steps allocate nothing.
+public final class FloatBuffer {
+    public private(set) var pointer: UnsafeMutablePointer<Float>
+    public private(set) var capacity: Int
+
+    public init(count: Int = 0) {
+        capacity = max(count, 16)
+        pointer = allocateFloats(capacity)
+        pointer.initialize(repeating: 0, count: capacity)
+    }
+
+    /// Makes room for at least `count` floats; contents are zero after a growth.
+    public func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        free(pointer)
+        capacity = count
+        pointer = allocateFloats(count)
+        pointer.initialize(repeating: 0, count: count)
+    }
+
+    public func zero(_ count: Int) { pointer.initialize(repeating: 0, count: min(count, capacity)) }
+
+    deinit { free(pointer) }
+}

@@ -1,0 +1,133 @@
+/// A graph with a loss, an optimizer and a metric: runs whole training steps, evaluation and prediction.
+/// One training step (forward, loss, backward, update, metric) is one call; with a fixed batch size it allocates
+/// nothing.
+public final class Model {
+    public let graph: Graph
+    public private(set) var loss: Loss?
+    public private(set) var optimizer: Optimizer?
+    public private(set) var metric: Metric?
+    /// Seed of the dropout streams; the step counter makes every step's masks different.
+    public var seed: UInt64
+    private var stepCounter: UInt64 = 0
+    private var lossGradient = FloatBuffer()
+    private var trainableRanges: [Range<Int>] = []
+
+    public init(graph: Graph, seed: UInt64 = 0) {
+        self.graph = graph
+        self.seed = seed
+    }
+
+    /// The first output node.
+    var outputNode: Int { graph.outputNodes[0] }
+    /// Size of the output's last axis (classes).
+    var classes: Int { graph.nodes[outputNode].shape.last! }
+    var outputSize: Int { graph.nodes[outputNode].sampleSize }
+    var inputSize: Int { graph.nodes[graph.inputNodes[0]].sampleSize }
+
+    /// Sets loss, optimizer and metric and resets the optimizer's state.
+    public func compile(optimizer: Optimizer, loss: Loss, metric: Metric?) throws {
+        guard graph.isBuilt else { throw SwiftCNNError.invalidState("Build the model before compiling it.") }
+        guard graph.inputNodes.count == 1, graph.outputNodes.count == 1 else {
+            throw SwiftCNNError.invalidArgument("Training supports models with one input and one output; this model has "
+                + "\(graph.inputNodes.count) inputs and \(graph.outputNodes.count) outputs.")
+        }
+        try optimizer.validate()
+        optimizer.reset(parameterCount: graph.parameterCount)
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metric = metric
+    }
+
+    /// Number of target floats per sample the loss expects.
+    public var targetSize: Int? { loss?.targetSize(outputSize: outputSize, classes: classes) }
+
+    private func checkBatch(_ batch: Int, xCount: Int, yCount: Int?) throws {
+        guard batch > 0 else { throw SwiftCNNError.invalidArgument("The batch is empty (0 samples).") }
+        guard xCount == batch * inputSize else {
+            throw SwiftCNNError.invalidArgument("Input data has \(xCount) values, but \(batch) samples of shape "
+                + "\(describeShape(graph.nodes[graph.inputNodes[0]].shape, batch: false)) need \(batch * inputSize).")
+        }
+        if let yCount, let t = targetSize, yCount != batch * t {
+            throw SwiftCNNError.invalidArgument("Targets have \(yCount) values, but \(batch) samples need \(batch * t) "
+                + "(\(t) per sample for loss \(loss!.rawValue) and output shape \(describeShape(graph.nodes[outputNode].shape))).")
+        }
+    }
+
+    private func checkFinite(_ x: UnsafePointer<Float>, _ count: Int) throws {
+        for i in 0..<count where !x[i].isFinite {
+            throw SwiftCNNError.invalidArgument("Input data contains a non-finite value (\(x[i])) at flat index \(i).")
+        }
+    }
+
+    /// One optimisation step on a batch. Validates everything first: on error the model is unchanged.
+    public func trainStep(x: UnsafePointer<Float>, xCount: Int, y: UnsafePointer<Float>, yCount: Int,
+                          batch: Int) throws -> (loss: Double, metric: Double) {
+        guard let loss, let optimizer else {
+            throw SwiftCNNError.invalidState("You must call `compile()` before using the model.")
+        }
+        try checkBatch(batch, xCount: xCount, yCount: yCount)
+        try checkFinite(x, xCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+
+        stepCounter &+= 1
+        graph.forward(input: x, batch: batch, training: true, stepSeed: seed &+ stepCounter &* 0x9E37_79B9)
+        let rows = batch * outputSize / classes
+        lossGradient.reserve(batch * outputSize)
+        let prediction = graph.activation(outputNode)
+        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
+                                 gradient: lossGradient.pointer)
+        let score = metricValue(prediction, y, rows)
+        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
+        updateTrainableRanges()
+        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
+        return (value, score)
+    }
+
+    /// Loss and metric on a batch in inference mode.
+    public func testStep(x: UnsafePointer<Float>, xCount: Int, y: UnsafePointer<Float>, yCount: Int,
+                         batch: Int) throws -> (loss: Double, metric: Double) {
+        guard let loss else { throw SwiftCNNError.invalidState("You must call `compile()` before using the model.") }
+        try checkBatch(batch, xCount: xCount, yCount: yCount)
+        try checkFinite(x, xCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+        graph.forward(input: x, batch: batch, training: false)
+        let rows = batch * outputSize / classes
+        let prediction = graph.activation(outputNode)
+        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes, gradient: nil)
+        return (value, metricValue(prediction, y, rows))
+    }
+
+    /// Inference-mode outputs of the first output node for `batch` samples, written to `out`.
+    public func predict(x: UnsafePointer<Float>, xCount: Int, batch: Int, out: UnsafeMutablePointer<Float>,
+                        outCount: Int) throws {
+        try checkBatch(batch, xCount: xCount, yCount: nil)
+        guard outCount == batch * outputSize else {
+            throw SwiftCNNError.invalidArgument("Output buffer has \(outCount) values, \(batch * outputSize) needed.")
+        }
+        graph.forward(input: x, batch: batch, training: false)
+        out.update(from: graph.activation(outputNode), count: outCount)
+    }
+
+    private func metricValue(_ p: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ rows: Int) -> Double {
+        guard let metric else { return 0 }
+        let (correct, total) = metric.count(predictions: p, targets: y, rows: rows, classes: classes)
+        return total == 0 ? 0 : Double(correct) / Double(total)
+    }
+
+    /// Contiguous parameter ranges of trainable nodes (recomputed only when a trainable flag changed).
+    private var rangesGeneration = -1
+    private func updateTrainableRanges() {
+        guard graph.trainableGeneration != rangesGeneration else { return }
+        rangesGeneration = graph.trainableGeneration
+        trainableRanges = []
+        for node in graph.nodes where node.trainable && !node.parameterOffsets.isEmpty {
+            let start = node.parameterOffsets[0]
+            let range = start..<(start + node.layer.parameterCount)
+            if let last = trainableRanges.last, last.upperBound == range.lowerBound {
+                trainableRanges[trainableRanges.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                trainableRanges.append(range)
+            }
+        }
+    }
+}

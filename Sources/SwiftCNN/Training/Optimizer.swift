@@ -1,0 +1,139 @@
+/// The optimizers of Keras 3 with their update rules and defaults. State (momentum, moving averages) is one flat
+/// array per slot matching the graph's flat parameter storage, so an update is a pass over contiguous ranges.
+public final class Optimizer {
+    public enum Kind: String { case sgd, rmsprop, adam }
+
+    public let kind: Kind
+    public var learningRate: Float
+    public var momentum: Float
+    public var nesterov: Bool
+    public var rho: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    /// Number of updates applied so far (Keras `iterations`).
+    public private(set) var iterations: Int = 0
+
+    private var slot1 = FloatBuffer()   // SGD/RMSprop momentum, Adam first moment
+    private var slot2 = FloatBuffer()   // RMSprop velocity, Adam second moment
+
+    /// SGD(learning_rate=0.01, momentum=0, nesterov=False), RMSprop(0.001, rho=0.9, momentum=0, epsilon=1e-7),
+    /// Adam(0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7).
+    public init(kind: Kind, learningRate: Float? = nil, momentum: Float = 0, nesterov: Bool = false, rho: Float = 0.9,
+                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.kind = kind
+        self.learningRate = learningRate ?? (kind == .sgd ? 0.01 : 0.001)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.rho = rho
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    /// Parses `"adam;learning_rate=0.001;beta_1=0.9"` (the C ABI form). Unknown names or keys throw.
+    public convenience init(description: String) throws {
+        let parts = description.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
+        let name = String(parts.first ?? "").trimmed.lowercased()
+        guard let kind = Kind(rawValue: name) else {
+            throw SwiftCNNError.unknownName("Unknown optimizer '\(name)'. Valid optimizers: sgd, rmsprop, adam.")
+        }
+        let cfg = try LayerConfig(layerType: name, text: parts.count > 1 ? String(parts[1]) : "")
+        let allowed: Set<String> = switch kind {
+        case .sgd: ["learning_rate", "momentum", "nesterov"]
+        case .rmsprop: ["learning_rate", "rho", "momentum", "epsilon"]
+        case .adam: ["learning_rate", "beta_1", "beta_2", "epsilon"]
+        }
+        for key in cfg.values.keys where !allowed.contains(key) {
+            throw SwiftCNNError.invalidArgument("\(name): unknown argument '\(key)'. Valid: \(allowed.sorted().joined(separator: ", ")).")
+        }
+        self.init(kind: kind,
+                  learningRate: cfg.values["learning_rate"] == nil ? nil : Float(try cfg.double("learning_rate")),
+                  momentum: Float(try cfg.double("momentum", default: 0)),
+                  nesterov: try cfg.bool("nesterov", default: false),
+                  rho: Float(try cfg.double("rho", default: 0.9)),
+                  beta1: Float(try cfg.double("beta_1", default: 0.9)),
+                  beta2: Float(try cfg.double("beta_2", default: 0.999)),
+                  epsilon: Float(try cfg.double("epsilon", default: 1e-7)))
+        try validate()
+    }
+
+    func validate() throws {
+        guard learningRate >= 0, learningRate.isFinite else {
+            throw SwiftCNNError.invalidArgument("\(kind.rawValue): learning_rate must be a finite number >= 0, received \(learningRate)")
+        }
+        guard momentum >= 0, momentum <= 1 else {
+            throw SwiftCNNError.invalidArgument("\(kind.rawValue): momentum must be in [0, 1], received \(momentum)")
+        }
+        guard rho >= 0, rho < 1, beta1 >= 0, beta1 < 1, beta2 >= 0, beta2 < 1, epsilon >= 0 else {
+            throw SwiftCNNError.invalidArgument("\(kind.rawValue): rho, beta_1 and beta_2 must be in [0, 1) and epsilon >= 0")
+        }
+    }
+
+    /// Sizes (and zeroes) the state for `parameterCount` parameters.
+    public func reset(parameterCount: Int) {
+        slot1 = FloatBuffer(count: parameterCount)
+        slot2 = FloatBuffer(count: parameterCount)
+        iterations = 0
+    }
+
+    /// Applies one update to every parameter range in `ranges` (the trainable ones).
+    public func apply(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                      ranges: [Range<Int>]) {
+        iterations += 1
+        let lr = learningRate
+        let m = slot1.pointer, v = slot2.pointer
+        // Adam's bias correction folded into the step size, as Keras 3 does.
+        let step = Double(iterations)
+        let adamAlpha = Float(Double(lr) * (1 - pow(Double(beta2), step)).squareRoot() / (1 - pow(Double(beta1), step)))
+        for range in ranges {
+            parallelFor(range.count, minChunk: 1 << 16) { chunk in
+                let lo = range.lowerBound + chunk.lowerBound, hi = range.lowerBound + chunk.upperBound
+                switch self.kind {
+                case .sgd:
+                    if self.momentum == 0 {
+                        for i in lo..<hi { w[i] -= lr * g[i] }
+                    } else {
+                        let mu = self.momentum
+                        for i in lo..<hi {
+                            m[i] = mu * m[i] - lr * g[i]
+                            w[i] += self.nesterov ? mu * m[i] - lr * g[i] : m[i]
+                        }
+                    }
+                case .rmsprop:
+                    let rho = self.rho, eps = self.epsilon, mu = self.momentum
+                    for i in lo..<hi {
+                        v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
+                        let increment = lr * g[i] / (v[i] + eps).squareRoot()
+                        if mu > 0 {
+                            m[i] = mu * m[i] + increment
+                            w[i] -= m[i]
+                        } else {
+                            w[i] -= increment
+                        }
+                    }
+                case .adam:
+                    let b1 = self.beta1, b2 = self.beta2, eps = self.epsilon
+                    for i in lo..<hi {
+                        m[i] += (g[i] - m[i]) * (1 - b1)
+                        v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
+                        w[i] -= adamAlpha * m[i] / (v[i].squareRoot() + eps)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The optimizer as the C ABI / save format describes it.
+    public var description: String {
+        switch kind {
+        case .sgd: return "sgd;learning_rate=\(learningRate);momentum=\(momentum);nesterov=\(nesterov ? 1 : 0)"
+        case .rmsprop: return "rmsprop;learning_rate=\(learningRate);rho=\(rho);momentum=\(momentum);epsilon=\(epsilon)"
+        case .adam: return "adam;learning_rate=\(learningRate);beta_1=\(beta1);beta_2=\(beta2);epsilon=\(epsilon)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,154 @@
+import SwiftCNN
+
+// Compiling, training, evaluating, predicting, and reading activations and gradients at any node.
+
+@_cdecl("scnn_model_compile")
+public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CChar>?, _ optimizer: UnsafePointer<CChar>?,
+                               _ metric: UnsafePointer<CChar>?) -> Int32 {
+    guarded("scnn_model_compile") {
+        let lossName = try string(loss, "loss"), optimizerText = try string(optimizer, "optimizer")
+        let metricName = try string(metric, "metric")
+        let loss = try Loss(name: lossName)
+        let optimizer = try Optimizer(description: optimizerText)
+        let metric = metricName.isEmpty ? nil : try Metric(name: metricName, loss: loss)
+        try withModel(model) { h in try h.model.compile(optimizer: optimizer, loss: loss, metric: metric) }
+    }
+}
+
+@_cdecl("scnn_model_set_learning_rate")
+public func scnn_model_set_learning_rate(_ model: OpaquePointer?, _ rate: Double) -> Int32 {
+    guarded("scnn_model_set_learning_rate") {
+        guard rate.isFinite, rate >= 0 else { throw SwiftCNNError.invalidArgument("learning rate must be a finite number >= 0, received \(rate)") }
+        try withModel(model) { h in
+            guard let opt = h.model.optimizer else { throw SwiftCNNError.invalidState("The model is not compiled.") }
+            opt.learningRate = Float(rate)
+        }
+    }
+}
+
+@_cdecl("scnn_model_get_learning_rate")
+public func scnn_model_get_learning_rate(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    guarded("scnn_model_get_learning_rate") {
+        let out = try required(out, "out")
+        try withModel(model) { h in
+            guard let opt = h.model.optimizer else { throw SwiftCNNError.invalidState("The model is not compiled.") }
+            out.pointee = Double(opt.learningRate)
+        }
+    }
+}
+
+private func step(_ name: String, _ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64,
+                  _ y: UnsafePointer<Float>?, _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
+                  _ metricOut: UnsafeMutablePointer<Double>?, train: Bool) -> Int32 {
+    guarded(name) {
+        let x = try required(x, "x"), y = try required(y, "y")
+        let lossOut = try required(lossOut, "loss_out"), metricOut = try required(metricOut, "metric_out")
+        guard batch > 0, xCount >= 0, yCount >= 0 else {
+            throw SwiftCNNError.invalidArgument("\(name): batch must be > 0 and counts >= 0 (batch \(batch), x \(xCount), y \(yCount))")
+        }
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            h.didBackward = false
+            let result = train
+                ? try h.model.trainStep(x: x, xCount: Int(xCount), y: y, yCount: Int(yCount), batch: Int(batch))
+                : try h.model.testStep(x: x, xCount: Int(xCount), y: y, yCount: Int(yCount), batch: Int(batch))
+            lossOut.pointee = result.loss
+            metricOut.pointee = result.metric
+        }
+    }
+}
+
+@_cdecl("scnn_model_train_step")
+public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
+                                  _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
+                                  _ metricOut: UnsafeMutablePointer<Double>?) -> Int32 {
+    step("scnn_model_train_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: true)
+}
+
+@_cdecl("scnn_model_test_step")
+public func scnn_model_test_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
+                                 _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
+                                 _ metricOut: UnsafeMutablePointer<Double>?) -> Int32 {
+    step("scnn_model_test_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: false)
+}
+
+@_cdecl("scnn_model_predict")
+public func scnn_model_predict(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
+                               _ out: UnsafeMutablePointer<Float>?, _ outCount: Int64) -> Int32 {
+    guarded("scnn_model_predict") {
+        let x = try required(x, "x"), out = try required(out, "out")
+        guard batch > 0, xCount >= 0, outCount >= 0 else {
+            throw SwiftCNNError.invalidArgument("scnn_model_predict: batch must be > 0 and counts >= 0")
+        }
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            h.didBackward = false
+            try h.model.predict(x: x, xCount: Int(xCount), batch: Int(batch), out: out, outCount: Int(outCount))
+        }
+    }
+}
+
+@_cdecl("scnn_model_forward")
+public func scnn_model_forward(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
+                               _ training: Int32) -> Int32 {
+    guarded("scnn_model_forward") {
+        let x = try required(x, "x")
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            let g = h.graph
+            guard g.inputNodes.count == 1 else { throw SwiftCNNError.invalidArgument("the model has \(g.inputNodes.count) inputs; scnn_model_forward feeds one") }
+            guard batch > 0 else { throw SwiftCNNError.invalidArgument("batch must be > 0, received \(batch)") }
+            try requireCount(xCount, Int(batch) * g.nodes[g.inputNodes[0]].sampleSize, "input data")
+            g.forward(input: x, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            h.didBackward = false
+        }
+    }
+}
+
+/// Validates that a forward pass has run and `count` matches batch × node size.
+private func forwardedNode(_ g: Graph, _ node: Int32, _ count: Int64) throws -> Int {
+    let n = try requireNode(g, node)
+    guard g.lastBatch > 0 else { throw SwiftCNNError.invalidState("No forward pass has run yet (call scnn_model_forward).") }
+    try requireCount(count, g.lastBatch * g.nodes[n].sampleSize, "node '\(g.nodes[n].layer.name)' data")
+    return n
+}
+
+@_cdecl("scnn_model_read_activation")
+public func scnn_model_read_activation(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
+                                       _ count: Int64) -> Int32 {
+    guarded("scnn_model_read_activation") {
+        let out = try required(out, "out")
+        try withModel(model) { h in
+            let n = try forwardedNode(h.graph, node, count)
+            out.update(from: h.graph.activation(n), count: Int(count))
+        }
+    }
+}
+
+@_cdecl("scnn_model_backward_from")
+public func scnn_model_backward_from(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
+    guarded("scnn_model_backward_from") {
+        let grad = try required(grad, "grad")
+        try withModel(model) { h in
+            let n = try forwardedNode(h.graph, node, count)
+            for i in 0..<Int(count) where !grad[i].isFinite {
+                throw SwiftCNNError.invalidArgument("gradient contains a non-finite value at flat index \(i)")
+            }
+            h.graph.backward(seed: n, gradient: grad, gradientToInputs: true)
+            h.didBackward = true
+        }
+    }
+}
+
+@_cdecl("scnn_model_read_gradient")
+public func scnn_model_read_gradient(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
+                                     _ count: Int64) -> Int32 {
+    guarded("scnn_model_read_gradient") {
+        let out = try required(out, "out")
+        try withModel(model) { h in
+            let n = try forwardedNode(h.graph, node, count)
+            guard h.didBackward else { throw SwiftCNNError.invalidState("No backward pass has run yet (call scnn_model_backward_from).") }
+            out.update(from: h.graph.activationGradient(n), count: Int(count))
+        }
+    }
+}

@@ -1,0 +1,105 @@
+/* swiftcnn.h: the C ABI of the swiftcnn engine.
+ *
+ * Conventions
+ * - Every function returns an int32_t status: SCNN_OK (0) or one of the SCNN_E_* codes below, and writes
+ *   results through out-pointers. scnn_last_error() returns the message of the calling thread's last failure.
+ * - Objects are opaque handles created and freed by the library.
+ * - Arrays are float32, row-major, NHWC for images, with explicit element counts; the library checks every
+ *   count against the shape it expects before touching memory and never keeps a pointer past the call.
+ * - Shapes of model nodes are per sample (no batch dimension), at most SCNN_MAX_DIMS dimensions.
+ * - Training, evaluation and prediction run without any Python involvement: callers may release the GIL.
+ *   One model is used by one call at a time (calls on the same model from two threads wait for each other).
+ */
+#ifndef SWIFTCNN_H
+#define SWIFTCNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCNN_OK 0
+#define SCNN_E_INVALID 1   /* an argument has a wrong value or shape   (Python ValueError)   */
+#define SCNN_E_KEY 2       /* unknown name: layer type, loss, node     (Python KeyError)     */
+#define SCNN_E_STATE 3     /* wrong state, e.g. training before compile (Python RuntimeError) */
+#define SCNN_E_IO 4        /* file could not be read or written        (Python OSError)      */
+#define SCNN_E_NULL 5      /* a required pointer was NULL              (Python ValueError)   */
+
+#define SCNN_MAX_DIMS 8
+
+typedef struct scnn_model scnn_model;
+
+/* ---- library ---- */
+const char *scnn_version(void);                 /* e.g. "0.1.0"; static string */
+const char *scnn_last_error(void);              /* message of this thread's last failure; "" if none */
+int32_t scnn_set_num_threads(int32_t n);        /* n >= 1 */
+int32_t scnn_get_num_threads(int32_t *out);
+/* A seeded permutation of 0..n-1 (the engine's RNG; used for shuffling). */
+int32_t scnn_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *out);
+
+/* ---- building a model (a DAG of nodes) ---- */
+int32_t scnn_model_create(scnn_model **out);
+int32_t scnn_model_free(scnn_model *model);     /* NULL is accepted */
+/* Adds an input node with a per-sample shape, e.g. {28, 28, 1}. */
+int32_t scnn_model_add_input(scnn_model *model, const char *name, const int64_t *shape, int32_t ndim,
+                             int32_t *node_out);
+/* Adds a layer node. `type` is the Keras class name ("Conv2D", "Dense", ...); `config` is "key=value;..."
+ * (see README, "Layer configuration keys"); `inputs` are node indices returned earlier. The output shape is
+ * computed here, so a wrong shape fails now with a message naming the layer. */
+int32_t scnn_model_add_layer(scnn_model *model, const char *type, const char *name, const char *config,
+                             const int32_t *inputs, int32_t ninputs, int32_t *node_out);
+/* Marks the model outputs (node indices). Call before scnn_model_build. */
+int32_t scnn_model_set_outputs(scnn_model *model, const int32_t *nodes, int32_t n);
+/* Allocates and initialises all parameters with the engine's RNG from `seed`. */
+int32_t scnn_model_build(scnn_model *model, uint64_t seed);
+
+/* ---- inspecting ---- */
+int32_t scnn_model_node_count(scnn_model *model, int32_t *out);
+int32_t scnn_model_node_shape(scnn_model *model, int32_t node, int64_t *shape_out /* SCNN_MAX_DIMS */,
+                              int32_t *ndim_out);
+int32_t scnn_model_param_tensor_count(scnn_model *model, int32_t node, int32_t *out);
+int32_t scnn_model_param_shape(scnn_model *model, int32_t node, int32_t index, int64_t *shape_out, int32_t *ndim_out);
+int32_t scnn_model_get_param(scnn_model *model, int32_t node, int32_t index, float *out, int64_t count);
+/* Rejects (and leaves the model unchanged) a wrong count or any non-finite value. */
+int32_t scnn_model_set_param(scnn_model *model, int32_t node, int32_t index, const float *values, int64_t count);
+int32_t scnn_model_set_trainable(scnn_model *model, int32_t node, int32_t trainable);
+/* Receptive field of a node in input pixels (Araujo et al. 2019): out[0..1] size (h, w), out[2..3] jump (effective
+ * stride), out[4..5] start (centre of the first field). *has_field = 0 for non-spatial nodes (Flatten, Dense). */
+int32_t scnn_model_receptive_field(scnn_model *model, int32_t node, double *out /* 6 */, int32_t *has_field);
+
+/* ---- training ---- */
+/* loss: "categorical_crossentropy" | "sparse_categorical_crossentropy" | "binary_crossentropy" | "mse".
+ * optimizer: "sgd|rmsprop|adam" followed by ";key=value" settings, e.g. "adam;learning_rate=0.001;beta_1=0.9".
+ * metric: "" (none) | "accuracy" (resolved from the loss as Keras does) | "categorical_accuracy" |
+ * "sparse_categorical_accuracy" | "binary_accuracy". Resets the optimizer state. */
+int32_t scnn_model_compile(scnn_model *model, const char *loss, const char *optimizer, const char *metric);
+int32_t scnn_model_set_learning_rate(scnn_model *model, double learning_rate);
+int32_t scnn_model_get_learning_rate(scnn_model *model, double *out);
+/* One step on one batch: forward, loss, backward, optimizer update, metric. x: batch x input shape floats;
+ * y: batch x target shape (sparse labels: batch floats holding class indices). Writes the batch's mean loss and
+ * its metric value (fraction correct). Validates x, y and labels first; on any error nothing is updated. */
+int32_t scnn_model_train_step(scnn_model *model, const float *x, int64_t x_count, const float *y, int64_t y_count,
+                              int64_t batch, double *loss_out, double *metric_out);
+/* The same without backward and update (inference mode). */
+int32_t scnn_model_test_step(scnn_model *model, const float *x, int64_t x_count, const float *y, int64_t y_count,
+                             int64_t batch, double *loss_out, double *metric_out);
+/* Inference-mode forward of `batch` samples; writes the first output (batch x output shape floats). */
+int32_t scnn_model_predict(scnn_model *model, const float *x, int64_t x_count, int64_t batch, float *out,
+                           int64_t out_count);
+
+/* ---- looking inside: activations and gradients at any node ---- */
+/* Forward pass keeping every node's activation (training != 0: dropout active). */
+int32_t scnn_model_forward(scnn_model *model, const float *x, int64_t x_count, int64_t batch, int32_t training);
+/* Copies a node's activation from the last scnn_model_forward (batch x node shape floats). */
+int32_t scnn_model_read_activation(scnn_model *model, int32_t node, float *out, int64_t count);
+/* Seeds dLoss/d(node output) with `grad` (batch x node shape) after scnn_model_forward and propagates it back to
+ * the inputs; parameters are not changed. */
+int32_t scnn_model_backward_from(scnn_model *model, int32_t node, const float *grad, int64_t count);
+/* Copies dLoss/d(node output) from the last scnn_model_backward_from; node 0.. includes input nodes. */
+int32_t scnn_model_read_gradient(scnn_model *model, int32_t node, float *out, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SWIFTCNN_H */

@@ -1,0 +1,112 @@
+import XCTest
+import SwiftCNN
+
+/// End-to-end behaviour of the graph and the trainer through the Swift API.
+final class ModelTests: XCTestCase {
+    /// Two classes of 8×8 images: a bright square in the top-left or in the bottom-right corner.
+    func makeSquares(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
+        var rng = RNG(seed: seed)
+        let x = Tensor(shape: [n, 8, 8, 1]), y = Tensor(shape: [n])
+        for i in 0..<n {
+            let label = i % 2
+            y[i] = Float(label)
+            for p in 0..<64 { x[i * 64 + p] = Float(rng.nextUniform() * 0.3) }
+            let origin = label == 0 ? 1 : 5
+            for r in origin..<(origin + 2) { for c in origin..<(origin + 2) { x[i * 64 + r * 8 + c] = 1 } }
+        }
+        return (x, y)
+    }
+
+    func makeModel(seed: UInt64 = 3) throws -> Sequential {
+        try Sequential(inputShape: [8, 8, 1], layers: [
+            Conv2D(filters: 4, kernelSize: (3, 3), activation: .relu),
+            Pooling2D(mode: .max),
+            Flatten(),
+            Dense(units: 2, activation: .softmax),
+        ], seed: seed)
+    }
+
+    func testSmallConvnetLearns() throws {
+        let (x, y) = makeSquares(200, seed: 1)
+        let model = try makeModel()
+        try model.compile(optimizer: Optimizer(kind: .adam, learningRate: 0.01), loss: .sparseCategoricalCrossentropy,
+                          metrics: ["accuracy"])
+        let history = try model.fit(x: x, y: y, batchSize: 20, epochs: 8)
+        XCTAssertLessThan(history["loss"]!.last!, history["loss"]!.first! * 0.5)
+        let (testX, testY) = makeSquares(100, seed: 2)
+        let result = try model.evaluate(x: testX, y: testY)
+        XCTAssertGreaterThan(result.accuracy, 0.95)
+        XCTAssertEqual(try model.predict(testX).shape, [100, 2])
+    }
+
+    func testSameSeedSameWeights() throws {
+        let (x, y) = makeSquares(40, seed: 1)
+        func train() throws -> [Float] {
+            let m = try makeModel(seed: 9)
+            try m.compile(optimizer: Optimizer(kind: .rmsprop), loss: .sparseCategoricalCrossentropy)
+            try m.fit(x: x, y: y, batchSize: 8, epochs: 2)
+            return Array(UnsafeBufferPointer(start: m.graph.parameters.pointer, count: m.graph.parameterCount))
+        }
+        XCTAssertEqual(try train(), try train())
+    }
+
+    func testSummaryCountsParametersAndReceptiveFields() throws {
+        let model = try Sequential(inputShape: [28, 28, 1], layers: [
+            Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), Pooling2D(mode: .max),
+            Conv2D(filters: 64, kernelSize: (3, 3), activation: .relu), Pooling2D(mode: .max),
+            Conv2D(filters: 64, kernelSize: (3, 3), activation: .relu), Flatten(),
+            Dense(units: 64, activation: .relu), Dense(units: 10, activation: .softmax),
+        ])
+        try model.compile(optimizer: Optimizer(kind: .rmsprop), loss: .categoricalCrossentropy)
+        XCTAssertEqual(model.graph.parameterCount, 93_322)
+        let fields = model.graph.receptiveFields().dropFirst().prefix(5).map { $0!.size.0 }
+        XCTAssertEqual(Array(fields), [3, 4, 8, 10, 18])
+        XCTAssertTrue(model.summary().contains("Total params: 93322"))
+    }
+
+    func testFrozenLayerIsNotUpdated() throws {
+        let (x, y) = makeSquares(40, seed: 1)
+        let model = try makeModel()
+        try model.compile(optimizer: Optimizer(kind: .sgd, learningRate: 0.1), loss: .sparseCategoricalCrossentropy)
+        model.graph.setTrainable(1, false)
+        let conv = model.graph.nodes[1]
+        let before = Array(UnsafeBufferPointer(start: model.graph.parameterPointers(conv)[0], count: 36))
+        let denseBefore = model.graph.parameterPointers(model.graph.nodes[4])[0][0]
+        try model.fit(x: x, y: y, batchSize: 10, epochs: 1)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.graph.parameterPointers(conv)[0], count: 36)), before)
+        XCTAssertNotEqual(model.graph.parameterPointers(model.graph.nodes[4])[0][0], denseBefore)
+    }
+
+    func testBadShapesThrowInsteadOfTrapping() throws {
+        let model = try makeModel()
+        XCTAssertThrowsError(try model.add(Conv2D(filters: 2, kernelSize: (3, 3))))  // after Dense: rank 1 input
+        try model.compile(optimizer: Optimizer(kind: .adam), loss: .sparseCategoricalCrossentropy)
+        XCTAssertThrowsError(try model.fit(x: Tensor(shape: [4, 7, 7, 1]), y: Tensor(shape: [4])))
+        XCTAssertThrowsError(try model.fit(x: Tensor(shape: [4, 8, 8, 1]), y: Tensor(shape: [4], values: [0, 1, 2, 0])))
+        XCTAssertThrowsError(try Sequential(inputShape: [4, 4, 1], layers: [Conv2D(filters: 1, kernelSize: (5, 5))]))
+    }
+
+    /// The gradient read at the input equals a finite difference of the seeded output.
+    func testInputGradientMatchesFiniteDifference() throws {
+        let model = try makeModel()
+        try model.compile(optimizer: Optimizer(kind: .sgd), loss: .meanSquaredError)
+        let (x, _) = makeSquares(2, seed: 5)
+        let g = model.graph
+        let seed: [Float] = [1, 0, 0, 1]   // d(p[0,0] + p[1,1])/dx
+        g.forward(input: x.data, batch: 2, training: false)
+        g.backward(seed: g.nodes.count - 1, gradient: seed, gradientToInputs: true)
+        let analytic = Array(UnsafeBufferPointer(start: g.activationGradient(0), count: 128))
+        func objective() -> Double {
+            g.forward(input: x.data, batch: 2, training: false)
+            let p = g.activation(g.nodes.count - 1)
+            return Double(p[0]) + Double(p[3])
+        }
+        for index in [9, 10, 42, 64 + 45, 64 + 3] {
+            let old = x[index]
+            x[index] = old + 1e-2; let plus = objective()
+            x[index] = old - 1e-2; let minus = objective()
+            x[index] = old
+            XCTAssertEqual(Double(analytic[index]), (plus - minus) / 2e-2, accuracy: 2e-3)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
+# dataset-fashion-mnist, and the Python packages. Does nothing that is already there.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${SWIFTCNN_DATA:-}" ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "Installing Fashion-MNIST (Debian package dataset-fashion-mnist)..."
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    else
+        echo "warning: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set SWIFTCNN_DATA" >&2
+    fi
+fi
+
+missing=()
+for pkg in numpy pytest matplotlib setuptools; do
+    "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing Python packages: ${missing[*]}"
+    "$PYTHON" -m pip install -q "${missing[@]}"
+fi
