@@ -7,7 +7,9 @@ extension Graph {
         var trainable = 0, frozen = 0
         for (i, node) in nodes.enumerated() where !node.isInput || nodes.count == 1 {
             let params = node.layer.parameterCount
-            if node.trainable { trainable += params } else { frozen += params }
+            let updatable = node.trainable ? node.layer.trainableParameterCount : 0
+            trainable += updatable
+            frozen += params - updatable
             let rf = fields[i].map { $0.size.0 == $0.size.1 ? "\($0.size.0)" : "\($0.size.0)x\($0.size.1)" } ?? "-"
             rows.append(["\(node.layer.name) (\(node.layer.typeName))", describeShape(node.shape), "\(params)", rf])
         }

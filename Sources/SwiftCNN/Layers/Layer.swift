@@ -48,6 +48,9 @@ public protocol Layer: AnyObject {
     var typeName: String { get }
     /// Shapes of the parameters in Keras layout (Conv2D: HWIO kernel then bias), known after `build`.
     var parameterShapes: [[Int]] { get }
+    /// How many of the parameter tensors (the first ones) the optimizer may update; the rest are state the layer
+    /// maintains itself, such as BatchNormalization's moving mean and variance. Default: all.
+    var trainableParameterTensors: Int { get }
     /// Checks the per-sample input shapes (no batch dimension), remembers what it needs, and returns the
     /// per-sample output shape. Throws `SwiftCNNError.invalidArgument` naming the layer and the shapes.
     func build(inputShapes: [[Int]]) throws -> [Int]
@@ -65,12 +68,18 @@ public protocol Layer: AnyObject {
 
 extension Layer {
     public var parameterShapes: [[Int]] { [] }
+    public var trainableParameterTensors: Int { parameterShapes.count }
     public func initializeParameters(_ parameters: [UnsafeMutablePointer<Float>], rng: inout RNG) {}
     public func workspaceSize(batch: Int) -> Int { 0 }
     public var config: [(String, String)] { [] }
 
     /// Number of scalar parameters.
     public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.reduce(1, *) } }
+
+    /// Number of scalar parameters the optimizer may update (when the layer is trainable).
+    public var trainableParameterCount: Int {
+        parameterShapes.prefix(trainableParameterTensors).reduce(0) { $0 + $1.reduce(1, *) }
+    }
 }
 
 /// Throws the Keras-style error for a layer that takes exactly `expected` inputs.

@@ -9,6 +9,8 @@ public enum LayerRegistry {
         "AveragePooling2D": ["pool_size", "strides", "padding"],
         "GlobalAveragePooling2D": [], "GlobalMaxPooling2D": [], "Flatten": [],
         "Dropout": ["rate", "seed"], "Activation": ["activation"], "ReLU": [], "Softmax": ["axis"],
+        "BatchNormalization": ["momentum", "epsilon", "center", "scale", "axis"], "Add": [], "Concatenate": ["axis"],
+        "ZeroPadding2D": ["padding"], "Rescaling": ["scale", "offset"],
     ]
 
     static let aliases = ["MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D",
@@ -41,6 +43,11 @@ public enum LayerRegistry {
             let axis = try config.int("axis", default: -1)
             guard axis == -1 else { throw SwiftCNNError.invalidArgument("Softmax: only axis=-1 (the last axis) is supported, received axis=\(axis)") }
             return ActivationLayer(.softmax, typeName: "Softmax", name: name)
+        case "BatchNormalization": return try BatchNormalization(config: config, name: name)
+        case "Add": return Add(name: name)
+        case "Concatenate": return try Concatenate(config: config, name: name)
+        case "ZeroPadding2D": return try ZeroPadding2D(config: config, name: name)
+        case "Rescaling": return try Rescaling(config: config, name: name)
         default: fatalError("unreachable: \(type)")
         }
     }

@@ -122,7 +122,8 @@ public final class Model {
         trainableRanges = []
         for node in graph.nodes where node.trainable && !node.parameterOffsets.isEmpty {
             let start = node.parameterOffsets[0]
-            let range = start..<(start + node.layer.parameterCount)
+            let range = start..<(start + node.layer.trainableParameterCount)
+            if range.isEmpty { continue }
             if let last = trainableRanges.last, last.upperBound == range.lowerBound {
                 trainableRanges[trainableRanges.count - 1] = last.lowerBound..<range.upperBound
             } else {

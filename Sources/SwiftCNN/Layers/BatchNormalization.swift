@@ -1,0 +1,135 @@
+/// Keras `BatchNormalization` over the last axis: y = γ·(x − μ)/√(σ² + ε) + β. Training uses the batch's mean and
+/// (biased) variance and moves the running statistics by `momentum`; inference, and any frozen layer (as in
+/// Keras, which matters for fine-tuning), uses the running statistics.
+/// Weights (Keras order): gamma, beta, moving_mean, moving_variance; the last two are not trained.
+public final class BatchNormalization: Layer {
+    public var name: String
+    public var typeName: String { "BatchNormalization" }
+    public let momentum: Float
+    public let epsilon: Float
+    public let center: Bool
+    public let scale: Bool
+    private var channels = 0
+    private var rowsPerSample = 1
+
+    public init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true, name: String = "") {
+        self.name = name
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+    }
+
+    public convenience init(config c: LayerConfig, name: String) throws {
+        let momentum = try c.double("momentum", default: 0.99), epsilon = try c.double("epsilon", default: 1e-3)
+        guard momentum >= 0, momentum <= 1, epsilon > 0 else {
+            throw SwiftCNNError.invalidArgument("BatchNormalization: momentum must be in [0, 1] and epsilon > 0, "
+                + "received momentum=\(momentum), epsilon=\(epsilon)")
+        }
+        let axis = try c.int("axis", default: -1)
+        guard axis == -1 || axis == 3 else {
+            throw SwiftCNNError.invalidArgument("BatchNormalization: only the channel axis (-1) is supported, received axis=\(axis)")
+        }
+        self.init(momentum: Float(momentum), epsilon: Float(epsilon), center: try c.bool("center", default: true),
+                  scale: try c.bool("scale", default: true), name: name)
+    }
+
+    // Index of each weight tensor in the parameter list (gamma and beta may be absent).
+    private var gammaIndex: Int? { scale ? 0 : nil }
+    private var betaIndex: Int? { center ? (scale ? 1 : 0) : nil }
+    private var meanIndex: Int { (scale ? 1 : 0) + (center ? 1 : 0) }
+
+    public var parameterShapes: [[Int]] {
+        Array(repeating: [channels], count: (scale ? 1 : 0) + (center ? 1 : 0) + 2)
+    }
+    public var trainableParameterTensors: Int { (scale ? 1 : 0) + (center ? 1 : 0) }
+
+    public func build(inputShapes: [[Int]]) throws -> [Int] {
+        try requireInputCount(self, inputShapes, 1)
+        channels = inputShapes[0].last!
+        rowsPerSample = inputShapes[0].dropLast().reduce(1, *)
+        return inputShapes[0]
+    }
+
+    public func initializeParameters(_ p: [UnsafeMutablePointer<Float>], rng: inout RNG) {
+        if let g = gammaIndex { p[g].initialize(repeating: 1, count: channels) }
+        if let b = betaIndex { p[b].initialize(repeating: 0, count: channels) }
+        p[meanIndex].initialize(repeating: 0, count: channels)
+        p[meanIndex + 1].initialize(repeating: 1, count: channels)
+    }
+
+    /// Normalised input x̂ for backward, then per channel: mean, 1/√(σ² + ε).
+    public func workspaceSize(batch: Int) -> Int { batch * rowsPerSample * channels + 2 * channels }
+
+    /// Batch statistics are used in training mode unless the layer is frozen (then it runs as in inference).
+    private func usesBatchStatistics(_ io: LayerIO) -> Bool { io.training && io.needsParameterGrads }
+
+    public func forward(_ io: LayerIO) {
+        let rows = io.batch * rowsPerSample, c = channels
+        let x = io.inputs[0], y = io.output
+        let xhat = io.workspace, mean = io.workspace + rows * c, invStd = mean + c
+        if usesBatchStatistics(io) {
+            // Sums in Double: a batch of many pixels loses precision in Float.
+            for ch in 0..<c {
+                var sum = 0.0
+                for r in 0..<rows { sum += Double(x[r * c + ch]) }
+                let mu = sum / Double(rows)
+                var sq = 0.0
+                for r in 0..<rows { let d = Double(x[r * c + ch]) - mu; sq += d * d }
+                let variance = sq / Double(rows)
+                mean[ch] = Float(mu)
+                invStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
+                let movingMean = io.parameters[meanIndex], movingVar = io.parameters[meanIndex + 1]
+                movingMean[ch] = movingMean[ch] * momentum + Float(mu) * (1 - momentum)
+                movingVar[ch] = movingVar[ch] * momentum + Float(variance) * (1 - momentum)
+            }
+        } else {
+            let movingMean = io.parameters[meanIndex], movingVar = io.parameters[meanIndex + 1]
+            for ch in 0..<c {
+                mean[ch] = movingMean[ch]
+                invStd[ch] = 1 / (movingVar[ch] + epsilon).squareRoot()
+            }
+        }
+        let gamma = gammaIndex.map { io.parameters[$0] }, beta = betaIndex.map { io.parameters[$0] }
+        for r in 0..<rows {
+            for ch in 0..<c {
+                let n = (x[r * c + ch] - mean[ch]) * invStd[ch]
+                xhat[r * c + ch] = n
+                y[r * c + ch] = n * (gamma?[ch] ?? 1) + (beta?[ch] ?? 0)
+            }
+        }
+    }
+
+    public func backward(_ io: LayerIO) {
+        let rows = io.batch * rowsPerSample, c = channels
+        let dy = io.outputGrad, xhat = io.workspace, invStd = io.workspace + rows * c + c
+        let gamma = gammaIndex.map { io.parameters[$0] }
+        for ch in 0..<c {
+            var sDy = 0.0, sDyXhat = 0.0
+            for r in 0..<rows {
+                sDy += Double(dy[r * c + ch])
+                sDyXhat += Double(dy[r * c + ch]) * Double(xhat[r * c + ch])
+            }
+            if io.needsParameterGrads {
+                if let g = gammaIndex { io.parameterGrads[g][ch] = Float(sDyXhat) }
+                if let b = betaIndex { io.parameterGrads[b][ch] = Float(sDy) }
+            }
+            guard io.needsInputGrad[0] else { continue }
+            let g = gamma?[ch] ?? 1, dx = io.inputGrads[0]
+            if usesBatchStatistics(io) {
+                // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
+                let meanDy = Float(sDy / Double(rows)), meanDyXhat = Float(sDyXhat / Double(rows))
+                for r in 0..<rows {
+                    let i = r * c + ch
+                    dx[i] = g * invStd[ch] * (dy[i] - meanDy - xhat[i] * meanDyXhat)
+                }
+            } else {
+                for r in 0..<rows { dx[r * c + ch] = g * invStd[ch] * dy[r * c + ch] }
+            }
+        }
+    }
+
+    public var config: [(String, String)] {
+        [("momentum", "\(momentum)"), ("epsilon", "\(epsilon)"), ("center", center ? "1" : "0"), ("scale", scale ? "1" : "0")]
+    }
+}
