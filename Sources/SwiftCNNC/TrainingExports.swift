@@ -125,19 +125,30 @@ public func scnn_model_read_activation(_ model: OpaquePointer?, _ node: Int32, _
     }
 }
 
-@_cdecl("scnn_model_backward_from")
-public func scnn_model_backward_from(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
-    guarded("scnn_model_backward_from") {
+private func backwardFrom(_ function: String, _ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?,
+                          _ count: Int64, preActivation: Bool) -> Int32 {
+    guarded(function) {
         let grad = try required(grad, "grad")
         try withModel(model) { h in
             let n = try forwardedNode(h.graph, node, count)
             for i in 0..<Int(count) where !grad[i].isFinite {
                 throw SwiftCNNError.invalidArgument("gradient contains a non-finite value at flat index \(i)")
             }
-            h.graph.backward(seed: n, gradient: grad, gradientToInputs: true)
+            h.graph.backward(seed: n, gradient: grad, gradientToInputs: true, preActivation: preActivation)
             h.didBackward = true
         }
     }
+}
+
+@_cdecl("scnn_model_backward_from")
+public func scnn_model_backward_from(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
+    backwardFrom("scnn_model_backward_from", model, node, grad, count, preActivation: false)
+}
+
+@_cdecl("scnn_model_backward_from_preactivation")
+public func scnn_model_backward_from_preactivation(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?,
+                                                   _ count: Int64) -> Int32 {
+    backwardFrom("scnn_model_backward_from_preactivation", model, node, grad, count, preActivation: true)
 }
 
 @_cdecl("scnn_model_read_gradient")
@@ -149,6 +160,65 @@ public func scnn_model_read_gradient(_ model: OpaquePointer?, _ node: Int32, _ o
             let n = try forwardedNode(h.graph, node, count)
             guard h.didBackward else { throw SwiftCNNError.invalidState("No backward pass has run yet (call scnn_model_backward_from).") }
             out.update(from: h.graph.activationGradient(n), count: Int(count))
+        }
+    }
+}
+
+private func compiledOptimizer(_ h: ModelHandle) throws -> Optimizer {
+    guard let opt = h.model.optimizer else { throw SwiftCNNError.invalidState("The model is not compiled.") }
+    return opt
+}
+
+private func requireSlot(_ opt: Optimizer, _ slot: Int32) throws {
+    guard slot >= 0, Int(slot) < opt.stateSlotCount else {
+        throw SwiftCNNError.invalidArgument("optimizer \(opt.kind.rawValue) has \(opt.stateSlotCount) state slots; slot \(slot) is out of range")
+    }
+}
+
+@_cdecl("scnn_model_optimizer_state_info")
+public func scnn_model_optimizer_state_info(_ model: OpaquePointer?, _ slots: UnsafeMutablePointer<Int32>?,
+                                            _ count: UnsafeMutablePointer<Int64>?, _ iterations: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded("scnn_model_optimizer_state_info") {
+        let slots = try required(slots, "slots"), count = try required(count, "count")
+        let iterations = try required(iterations, "iterations")
+        try withModel(model) { h in
+            let opt = try compiledOptimizer(h)
+            slots.pointee = Int32(opt.stateSlotCount)
+            count.pointee = Int64(h.graph.parameterCount)
+            iterations.pointee = Int64(opt.iterations)
+        }
+    }
+}
+
+@_cdecl("scnn_model_get_optimizer_state")
+public func scnn_model_get_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ out: UnsafeMutablePointer<Float>?,
+                                           _ count: Int64) -> Int32 {
+    guarded("scnn_model_get_optimizer_state") {
+        let out = try required(out, "out")
+        try withModel(model) { h in
+            let opt = try compiledOptimizer(h)
+            try requireSlot(opt, slot)
+            try requireCount(count, h.graph.parameterCount, "optimizer state")
+            out.update(from: opt.stateSlot(Int(slot)), count: Int(count))
+        }
+    }
+}
+
+@_cdecl("scnn_model_set_optimizer_state")
+public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ values: UnsafePointer<Float>?,
+                                           _ count: Int64, _ iterations: Int64) -> Int32 {
+    guarded("scnn_model_set_optimizer_state") {
+        let values = try required(values, "values")
+        guard iterations >= 0 else { throw SwiftCNNError.invalidArgument("iterations must be >= 0, received \(iterations)") }
+        try withModel(model) { h in
+            let opt = try compiledOptimizer(h)
+            try requireSlot(opt, slot)
+            try requireCount(count, h.graph.parameterCount, "optimizer state")
+            for i in 0..<Int(count) where !values[i].isFinite {
+                throw SwiftCNNError.invalidArgument("optimizer state contains a non-finite value at flat index \(i)")
+            }
+            opt.stateSlot(Int(slot)).update(from: values, count: Int(count))
+            opt.setIterations(Int(iterations))
         }
     }
 }

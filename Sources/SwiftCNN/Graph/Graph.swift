@@ -240,7 +240,9 @@ public final class Graph {
     /// Propagates dLoss/d(output of `seed`) = `gradient` (batch × shape floats) back through the graph after
     /// `forward`. Parameter gradients land in `gradients`; every node's output gradient stays readable with
     /// `activationGradient`. `gradientToInputs` also computes the gradient at the model inputs.
-    public func backward(seed: Int, gradient: UnsafePointer<Float>, gradientToInputs: Bool) {
+    /// With `preActivation`, `gradient` is taken with respect to the seed layer's value before its fused
+    /// activation (for Grad-CAM's class score before softmax).
+    public func backward(seed: Int, gradient: UnsafePointer<Float>, gradientToInputs: Bool, preActivation: Bool = false) {
         let batch = lastBatch
         precondition(batch > 0 && batch == plannedBatch && seed >= 0 && seed < nodes.count)
         updateGradientFlags(gradientToInputs: gradientToInputs)
@@ -256,7 +258,13 @@ public final class Graph {
             guard reached[i], !node.isInput else { continue }
             let io = ios[i]
             guard io.needsInputGrad.contains(true) || io.needsParameterGrads else { continue }
-            node.layer.backward(io)
+            if i == seed && preActivation {
+                ios[i].outputGradIsPreActivation = true
+                node.layer.backward(ios[i])
+                ios[i].outputGradIsPreActivation = false
+            } else {
+                node.layer.backward(io)
+            }
             for (slot, p) in node.inputs.enumerated() where io.needsInputGrad[slot] {
                 reached[p] = true
                 // Fan-out: add this consumer's edge gradient into the producer's gradient.

@@ -101,6 +101,7 @@ public final class Conv2D: Layer {
         let colSize = isPointwise ? 0 : m * g.patchSize
         let columns = io.workspace, columnGrad = io.workspace + colSize
         let preGrad = io.workspace + 2 * colSize
+        let activation = io.outputGradIsPreActivation ? .linear : self.activation
         activation.backward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: filters)
         let a: UnsafePointer<Float> = isPointwise ? UnsafePointer(io.inputs[0]) : UnsafePointer(columns)
         if io.needsParameterGrads {

@@ -58,6 +58,7 @@ public final class Dense: Layer {
     public func backward(_ io: LayerIO) {
         let m = io.batch * rowsPerSample
         let preGrad = io.workspace
+        let activation = io.outputGradIsPreActivation ? .linear : self.activation
         activation.backward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: units)
         if io.needsParameterGrads {
             gemm(transA: true, transB: false, m: inputWidth, n: units, k: m, alpha: 1, a: io.inputs[0], lda: inputWidth,

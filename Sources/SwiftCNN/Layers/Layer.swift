@@ -27,6 +27,9 @@ public struct LayerIO {
     public var workspace: UnsafeMutablePointer<Float>
     /// Seed for this step's random numbers (dropout); changes every training step.
     public var stepSeed: UInt64
+    /// When true, `outputGrad` is the gradient with respect to the layer's pre-activation value (e.g. a class
+    /// score before softmax, as Grad-CAM needs), so a layer with a fused activation skips its derivative.
+    public var outputGradIsPreActivation: Bool = false
 
     public init(batch: Int, training: Bool, inputs: [UnsafeMutablePointer<Float>], output: UnsafeMutablePointer<Float>,
                 outputGrad: UnsafeMutablePointer<Float>, inputGrads: [UnsafeMutablePointer<Float>], needsInputGrad: [Bool],

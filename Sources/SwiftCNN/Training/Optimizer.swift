@@ -70,6 +70,29 @@ public final class Optimizer {
         }
     }
 
+    /// Number of state arrays (each the size of the flat parameter storage): SGD without momentum 0,
+    /// SGD with momentum 1, RMSprop 1 or 2 (velocity, then momentum), Adam 2 (first, then second moment).
+    public var stateSlotCount: Int {
+        switch kind {
+        case .sgd: return momentum > 0 ? 1 : 0
+        case .rmsprop: return momentum > 0 ? 2 : 1
+        case .adam: return 2
+        }
+    }
+
+    /// The storage of state slot `index` (see `stateSlotCount`), for saving and restoring.
+    public func stateSlot(_ index: Int) -> UnsafeMutablePointer<Float> {
+        switch (kind, index) {
+        case (.rmsprop, 0): return slot2.pointer
+        case (.rmsprop, _): return slot1.pointer
+        case (_, 0): return slot1.pointer
+        default: return slot2.pointer
+        }
+    }
+
+    /// Restores the update counter (Adam's bias correction depends on it).
+    public func setIterations(_ n: Int) { iterations = max(n, 0) }
+
     /// Sizes (and zeroes) the state for `parameterCount` parameters.
     public func reset(parameterCount: Int) {
         slot1 = FloatBuffer(count: parameterCount)

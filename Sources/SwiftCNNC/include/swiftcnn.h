@@ -75,6 +75,12 @@ int32_t scnn_model_receptive_field(scnn_model *model, int32_t node, double *out 
  * "sparse_categorical_accuracy" | "binary_accuracy". Resets the optimizer state. */
 int32_t scnn_model_compile(scnn_model *model, const char *loss, const char *optimizer, const char *metric);
 int32_t scnn_model_set_learning_rate(scnn_model *model, double learning_rate);
+/* Optimizer state for saving and restoring: `slots` arrays of `count` floats each (count = all parameters of the
+ * model), and the number of updates applied so far. */
+int32_t scnn_model_optimizer_state_info(scnn_model *model, int32_t *slots, int64_t *count, int64_t *iterations);
+int32_t scnn_model_get_optimizer_state(scnn_model *model, int32_t slot, float *out, int64_t count);
+int32_t scnn_model_set_optimizer_state(scnn_model *model, int32_t slot, const float *values, int64_t count,
+                                       int64_t iterations);
 int32_t scnn_model_get_learning_rate(scnn_model *model, double *out);
 /* One step on one batch: forward, loss, backward, optimizer update, metric. x: batch x input shape floats;
  * y: batch x target shape (sparse labels: batch floats holding class indices). Writes the batch's mean loss and
@@ -96,6 +102,9 @@ int32_t scnn_model_read_activation(scnn_model *model, int32_t node, float *out, 
 /* Seeds dLoss/d(node output) with `grad` (batch x node shape) after scnn_model_forward and propagates it back to
  * the inputs; parameters are not changed. */
 int32_t scnn_model_backward_from(scnn_model *model, int32_t node, const float *grad, int64_t count);
+/* The same, but `grad` is with respect to the node's value before its fused activation (Conv2D/Dense with
+ * activation=...; e.g. a class score before softmax, as Grad-CAM needs). For other nodes it equals backward_from. */
+int32_t scnn_model_backward_from_preactivation(scnn_model *model, int32_t node, const float *grad, int64_t count);
 /* Copies dLoss/d(node output) from the last scnn_model_backward_from; node 0.. includes input nodes. */
 int32_t scnn_model_read_gradient(scnn_model *model, int32_t node, float *out, int64_t count);
 
