@@ -64,27 +64,31 @@ public final class BatchNormalization: Layer {
     /// Batch statistics are used in training mode unless the layer is frozen (then it runs as in inference).
     private func usesBatchStatistics(_ io: LayerIO) -> Bool { io.training && io.needsParameterGrads }
 
+    // Per-channel sums in Double (a batch of many pixels loses precision in Float); sized at build, reused.
+    private var sumA: [Double] = []
+    private var sumB: [Double] = []
+
     public func forward(_ io: LayerIO) {
         let rows = io.batch * rowsPerSample, c = channels
         let x = io.inputs[0], y = io.output
         let xhat = io.workspace, mean = io.workspace + rows * c, invStd = mean + c
+        let movingMean = io.parameters[meanIndex], movingVar = io.parameters[meanIndex + 1]
         if usesBatchStatistics(io) {
-            // Sums in Double: a batch of many pixels loses precision in Float.
+            if sumA.count != c { sumA = [Double](repeating: 0, count: c); sumB = sumA }
+            for ch in 0..<c { sumA[ch] = 0; sumB[ch] = 0 }
+            // Rows outer, channels inner: one contiguous pass for the mean, one for the variance.
+            for r in 0..<rows { for ch in 0..<c { sumA[ch] += Double(x[r * c + ch]) } }
+            for ch in 0..<c { mean[ch] = Float(sumA[ch] / Double(rows)) }
+            for r in 0..<rows {
+                for ch in 0..<c { let d = Double(x[r * c + ch] - mean[ch]); sumB[ch] += d * d }
+            }
             for ch in 0..<c {
-                var sum = 0.0
-                for r in 0..<rows { sum += Double(x[r * c + ch]) }
-                let mu = sum / Double(rows)
-                var sq = 0.0
-                for r in 0..<rows { let d = Double(x[r * c + ch]) - mu; sq += d * d }
-                let variance = sq / Double(rows)
-                mean[ch] = Float(mu)
+                let variance = sumB[ch] / Double(rows)
                 invStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
-                let movingMean = io.parameters[meanIndex], movingVar = io.parameters[meanIndex + 1]
-                movingMean[ch] = movingMean[ch] * momentum + Float(mu) * (1 - momentum)
+                movingMean[ch] = movingMean[ch] * momentum + mean[ch] * (1 - momentum)
                 movingVar[ch] = movingVar[ch] * momentum + Float(variance) * (1 - momentum)
             }
         } else {
-            let movingMean = io.parameters[meanIndex], movingVar = io.parameters[meanIndex + 1]
             for ch in 0..<c {
                 mean[ch] = movingMean[ch]
                 invStd[ch] = 1 / (movingVar[ch] + epsilon).squareRoot()
@@ -104,27 +108,35 @@ public final class BatchNormalization: Layer {
         let rows = io.batch * rowsPerSample, c = channels
         let dy = io.outputGrad, xhat = io.workspace, invStd = io.workspace + rows * c + c
         let gamma = gammaIndex.map { io.parameters[$0] }
-        for ch in 0..<c {
-            var sDy = 0.0, sDyXhat = 0.0
+        if sumA.count != c { sumA = [Double](repeating: 0, count: c); sumB = sumA }
+        for ch in 0..<c { sumA[ch] = 0; sumB[ch] = 0 }
+        for r in 0..<rows {
+            for ch in 0..<c {
+                let g = Double(dy[r * c + ch])
+                sumA[ch] += g
+                sumB[ch] += g * Double(xhat[r * c + ch])
+            }
+        }
+        if io.needsParameterGrads {
+            for ch in 0..<c {
+                if let g = gammaIndex { io.parameterGrads[g][ch] = Float(sumB[ch]) }
+                if let b = betaIndex { io.parameterGrads[b][ch] = Float(sumA[ch]) }
+            }
+        }
+        guard io.needsInputGrad[0] else { return }
+        let dx = io.inputGrads[0]
+        if usesBatchStatistics(io) {
+            // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
+            for ch in 0..<c { sumA[ch] /= Double(rows); sumB[ch] /= Double(rows) }
             for r in 0..<rows {
-                sDy += Double(dy[r * c + ch])
-                sDyXhat += Double(dy[r * c + ch]) * Double(xhat[r * c + ch])
-            }
-            if io.needsParameterGrads {
-                if let g = gammaIndex { io.parameterGrads[g][ch] = Float(sDyXhat) }
-                if let b = betaIndex { io.parameterGrads[b][ch] = Float(sDy) }
-            }
-            guard io.needsInputGrad[0] else { continue }
-            let g = gamma?[ch] ?? 1, dx = io.inputGrads[0]
-            if usesBatchStatistics(io) {
-                // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-                let meanDy = Float(sDy / Double(rows)), meanDyXhat = Float(sDyXhat / Double(rows))
-                for r in 0..<rows {
+                for ch in 0..<c {
                     let i = r * c + ch
-                    dx[i] = g * invStd[ch] * (dy[i] - meanDy - xhat[i] * meanDyXhat)
+                    dx[i] = (gamma?[ch] ?? 1) * invStd[ch] * (dy[i] - Float(sumA[ch]) - xhat[i] * Float(sumB[ch]))
                 }
-            } else {
-                for r in 0..<rows { dx[r * c + ch] = g * invStd[ch] * dy[r * c + ch] }
+            }
+        } else {
+            for r in 0..<rows {
+                for ch in 0..<c { dx[r * c + ch] = (gamma?[ch] ?? 1) * invStd[ch] * dy[r * c + ch] }
             }
         }
     }
