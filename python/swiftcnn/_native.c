@@ -1,0 +1,425 @@
+/* _native: the thin CPython shim over swiftcnn.h. It converts NumPy arrays to contiguous float32 pointers,
+ * owns model handles, turns status codes into Python exceptions, and releases the GIL around engine work.
+ * No arithmetic happens here. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include "swiftcnn.h"
+
+/* Raises the exception matching a status code, with the engine's message. Returns NULL for convenience. */
+static PyObject *raise_status(int32_t status) {
+    PyObject *type;
+    switch (status) {
+    case SCNN_E_KEY: type = PyExc_KeyError; break;
+    case SCNN_E_STATE: type = PyExc_RuntimeError; break;
+    case SCNN_E_IO: type = PyExc_OSError; break;
+    default: type = PyExc_ValueError; break;
+    }
+    PyErr_SetString(type, scnn_last_error());
+    return NULL;
+}
+
+#define CHECK(call) do { int32_t status_ = (call); if (status_ != SCNN_OK) return raise_status(status_); } while (0)
+
+/* Any array-like → new reference to a C-contiguous float32 array (converted once). */
+static PyArrayObject *as_float32(PyObject *obj) {
+    return (PyArrayObject *)PyArray_FROM_OTF(obj, NPY_FLOAT32, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+}
+
+/* A caller-provided output array must be writable, C-contiguous float32. */
+static int check_output(PyArrayObject *out) {
+    if (!PyArray_Check(out) || PyArray_TYPE(out) != NPY_FLOAT32 || !PyArray_IS_C_CONTIGUOUS(out) ||
+        !PyArray_ISWRITEABLE(out)) {
+        PyErr_SetString(PyExc_TypeError, "output must be a writable C-contiguous float32 NumPy array");
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- Model ---- */
+typedef struct {
+    PyObject_HEAD
+    scnn_model *model;
+} ModelObject;
+
+static void Model_dealloc(ModelObject *self) {
+    if (self->model) scnn_model_free(self->model);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
+    if (!PyArg_ParseTuple(args, "")) return -1;
+    if (self->model) { scnn_model_free(self->model); self->model = NULL; }
+    int32_t status = scnn_model_create(&self->model);
+    if (status != SCNN_OK) { raise_status(status); return -1; }
+    return 0;
+}
+
+static PyObject *Model_add_input(ModelObject *self, PyObject *args) {
+    const char *name;
+    PyObject *shape_obj;
+    if (!PyArg_ParseTuple(args, "sO", &name, &shape_obj)) return NULL;
+    PyObject *seq = PySequence_Fast(shape_obj, "shape must be a sequence of integers");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > SCNN_MAX_DIMS) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "shape must have 1 to 7 dimensions"); return NULL; }
+    int64_t shape[SCNN_MAX_DIMS];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        shape[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (shape[i] == -1 && PyErr_Occurred()) { Py_DECREF(seq); return NULL; }
+    }
+    Py_DECREF(seq);
+    int32_t node;
+    CHECK(scnn_model_add_input(self->model, name, shape, (int32_t)n, &node));
+    return PyLong_FromLong(node);
+}
+
+/* Reads a list of node indices into `out` (at most `cap`); returns the count or -1 with an exception set. */
+static Py_ssize_t read_nodes(PyObject *obj, int32_t *out, Py_ssize_t cap) {
+    PyObject *seq = PySequence_Fast(obj, "nodes must be a sequence of integers");
+    if (!seq) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > cap) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "too many nodes"); return -1; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (v == -1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
+        out[i] = (int32_t)v;
+    }
+    Py_DECREF(seq);
+    return n;
+}
+
+static PyObject *Model_add_layer(ModelObject *self, PyObject *args) {
+    const char *type, *name, *config;
+    PyObject *inputs_obj;
+    if (!PyArg_ParseTuple(args, "sssO", &type, &name, &config, &inputs_obj)) return NULL;
+    int32_t inputs[1024];
+    Py_ssize_t n = read_nodes(inputs_obj, inputs, 1024);
+    if (n < 0) return NULL;
+    int32_t node;
+    CHECK(scnn_model_add_layer(self->model, type, name, config, inputs, (int32_t)n, &node));
+    return PyLong_FromLong(node);
+}
+
+static PyObject *Model_set_outputs(ModelObject *self, PyObject *args) {
+    PyObject *nodes_obj;
+    if (!PyArg_ParseTuple(args, "O", &nodes_obj)) return NULL;
+    int32_t nodes[1024];
+    Py_ssize_t n = read_nodes(nodes_obj, nodes, 1024);
+    if (n < 0) return NULL;
+    CHECK(scnn_model_set_outputs(self->model, nodes, (int32_t)n));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_build(ModelObject *self, PyObject *args) {
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "K", &seed)) return NULL;
+    CHECK(scnn_model_build(self->model, (uint64_t)seed));
+    Py_RETURN_NONE;
+}
+
+static PyObject *shape_tuple(const int64_t *shape, int32_t ndim) {
+    PyObject *t = PyTuple_New(ndim);
+    if (!t) return NULL;
+    for (int32_t i = 0; i < ndim; i++) PyTuple_SET_ITEM(t, i, PyLong_FromLongLong(shape[i]));
+    return t;
+}
+
+static PyObject *Model_node_shape(ModelObject *self, PyObject *args) {
+    int node;
+    if (!PyArg_ParseTuple(args, "i", &node)) return NULL;
+    int64_t shape[SCNN_MAX_DIMS];
+    int32_t ndim;
+    CHECK(scnn_model_node_shape(self->model, node, shape, &ndim));
+    return shape_tuple(shape, ndim);
+}
+
+static PyObject *Model_param_shapes(ModelObject *self, PyObject *args) {
+    int node;
+    if (!PyArg_ParseTuple(args, "i", &node)) return NULL;
+    int32_t count;
+    CHECK(scnn_model_param_tensor_count(self->model, node, &count));
+    PyObject *list = PyList_New(count);
+    if (!list) return NULL;
+    for (int32_t i = 0; i < count; i++) {
+        int64_t shape[SCNN_MAX_DIMS];
+        int32_t ndim;
+        int32_t status = scnn_model_param_shape(self->model, node, i, shape, &ndim);
+        if (status != SCNN_OK) { Py_DECREF(list); return raise_status(status); }
+        PyList_SET_ITEM(list, i, shape_tuple(shape, ndim));
+    }
+    return list;
+}
+
+static PyObject *Model_get_param(ModelObject *self, PyObject *args) {
+    int node, index;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "iiO", &node, &index, &out) || !check_output(out)) return NULL;
+    CHECK(scnn_model_get_param(self->model, node, index, PyArray_DATA(out), PyArray_SIZE(out)));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_set_param(ModelObject *self, PyObject *args) {
+    int node, index;
+    PyObject *values_obj;
+    if (!PyArg_ParseTuple(args, "iiO", &node, &index, &values_obj)) return NULL;
+    PyArrayObject *values = as_float32(values_obj);
+    if (!values) return NULL;
+    int32_t status = scnn_model_set_param(self->model, node, index, PyArray_DATA(values), PyArray_SIZE(values));
+    Py_DECREF(values);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_set_trainable(ModelObject *self, PyObject *args) {
+    int node, trainable;
+    if (!PyArg_ParseTuple(args, "ip", &node, &trainable)) return NULL;
+    CHECK(scnn_model_set_trainable(self->model, node, trainable));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_receptive_field(ModelObject *self, PyObject *args) {
+    int node;
+    if (!PyArg_ParseTuple(args, "i", &node)) return NULL;
+    double v[6];
+    int32_t has;
+    CHECK(scnn_model_receptive_field(self->model, node, v, &has));
+    if (!has) Py_RETURN_NONE;
+    return Py_BuildValue("((ii)(ii)(dd))", (int)v[0], (int)v[1], (int)v[2], (int)v[3], v[4], v[5]);
+}
+
+static PyObject *Model_compile(ModelObject *self, PyObject *args) {
+    const char *loss, *optimizer, *metric;
+    if (!PyArg_ParseTuple(args, "sss", &loss, &optimizer, &metric)) return NULL;
+    CHECK(scnn_model_compile(self->model, loss, optimizer, metric));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_set_learning_rate(ModelObject *self, PyObject *args) {
+    double rate;
+    if (!PyArg_ParseTuple(args, "d", &rate)) return NULL;
+    CHECK(scnn_model_set_learning_rate(self->model, rate));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_get_learning_rate(ModelObject *self, PyObject *Py_UNUSED(ignored)) {
+    double rate;
+    CHECK(scnn_model_get_learning_rate(self->model, &rate));
+    return PyFloat_FromDouble(rate);
+}
+
+/* train_step / test_step: (x, y, batch) -> (loss, metric); the GIL is released while the engine works. */
+static PyObject *run_step(ModelObject *self, PyObject *args, int train) {
+    PyObject *x_obj, *y_obj;
+    long long batch;
+    if (!PyArg_ParseTuple(args, "OOL", &x_obj, &y_obj, &batch)) return NULL;
+    PyArrayObject *x = as_float32(x_obj);
+    if (!x) return NULL;
+    PyArrayObject *y = as_float32(y_obj);
+    if (!y) { Py_DECREF(x); return NULL; }
+    double loss = 0, metric = 0;
+    int32_t status;
+    const float *xp = PyArray_DATA(x), *yp = PyArray_DATA(y);
+    int64_t xn = PyArray_SIZE(x), yn = PyArray_SIZE(y);
+    Py_BEGIN_ALLOW_THREADS
+    status = train ? scnn_model_train_step(self->model, xp, xn, yp, yn, batch, &loss, &metric)
+                   : scnn_model_test_step(self->model, xp, xn, yp, yn, batch, &loss, &metric);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    Py_DECREF(y);
+    if (status != SCNN_OK) return raise_status(status);
+    return Py_BuildValue("(dd)", loss, metric);
+}
+
+static PyObject *Model_train_step(ModelObject *self, PyObject *args) { return run_step(self, args, 1); }
+static PyObject *Model_test_step(ModelObject *self, PyObject *args) { return run_step(self, args, 0); }
+
+/* predict(x, batch, out): writes the first output into the caller's float32 array. */
+static PyObject *Model_predict(ModelObject *self, PyObject *args) {
+    PyObject *x_obj;
+    long long batch;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "OLO", &x_obj, &batch, &out) || !check_output(out)) return NULL;
+    PyArrayObject *x = as_float32(x_obj);
+    if (!x) return NULL;
+    int32_t status;
+    const float *xp = PyArray_DATA(x);
+    int64_t xn = PyArray_SIZE(x), on = PyArray_SIZE(out);
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_predict(self->model, xp, xn, batch, op, on);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_forward(ModelObject *self, PyObject *args) {
+    PyObject *x_obj;
+    long long batch;
+    int training;
+    if (!PyArg_ParseTuple(args, "OLp", &x_obj, &batch, &training)) return NULL;
+    PyArrayObject *x = as_float32(x_obj);
+    if (!x) return NULL;
+    int32_t status;
+    const float *xp = PyArray_DATA(x);
+    int64_t xn = PyArray_SIZE(x);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_forward(self->model, xp, xn, batch, training);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_read_activation(ModelObject *self, PyObject *args) {
+    int node;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "iO", &node, &out) || !check_output(out)) return NULL;
+    CHECK(scnn_model_read_activation(self->model, node, PyArray_DATA(out), PyArray_SIZE(out)));
+    Py_RETURN_NONE;
+}
+
+/* backward_from(node, grad, pre_activation) */
+static PyObject *Model_backward_from(ModelObject *self, PyObject *args) {
+    int node, pre;
+    PyObject *g_obj;
+    if (!PyArg_ParseTuple(args, "iOp", &node, &g_obj, &pre)) return NULL;
+    PyArrayObject *g = as_float32(g_obj);
+    if (!g) return NULL;
+    int32_t status;
+    const float *gp = PyArray_DATA(g);
+    int64_t gn = PyArray_SIZE(g);
+    Py_BEGIN_ALLOW_THREADS
+    status = pre ? scnn_model_backward_from_preactivation(self->model, node, gp, gn)
+                 : scnn_model_backward_from(self->model, node, gp, gn);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(g);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_read_gradient(ModelObject *self, PyObject *args) {
+    int node;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "iO", &node, &out) || !check_output(out)) return NULL;
+    CHECK(scnn_model_read_gradient(self->model, node, PyArray_DATA(out), PyArray_SIZE(out)));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_optimizer_state_info(ModelObject *self, PyObject *Py_UNUSED(ignored)) {
+    int32_t slots;
+    int64_t count, iterations;
+    CHECK(scnn_model_optimizer_state_info(self->model, &slots, &count, &iterations));
+    return Py_BuildValue("(iLL)", slots, (long long)count, (long long)iterations);
+}
+
+static PyObject *Model_get_optimizer_state(ModelObject *self, PyObject *args) {
+    int slot;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "iO", &slot, &out) || !check_output(out)) return NULL;
+    CHECK(scnn_model_get_optimizer_state(self->model, slot, PyArray_DATA(out), PyArray_SIZE(out)));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_set_optimizer_state(ModelObject *self, PyObject *args) {
+    int slot;
+    PyObject *values_obj;
+    long long iterations;
+    if (!PyArg_ParseTuple(args, "iOL", &slot, &values_obj, &iterations)) return NULL;
+    PyArrayObject *values = as_float32(values_obj);
+    if (!values) return NULL;
+    int32_t status = scnn_model_set_optimizer_state(self->model, slot, PyArray_DATA(values), PyArray_SIZE(values), iterations);
+    Py_DECREF(values);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Model_methods[] = {
+    {"add_input", (PyCFunction)Model_add_input, METH_VARARGS, "add_input(name, shape) -> node"},
+    {"add_layer", (PyCFunction)Model_add_layer, METH_VARARGS, "add_layer(type, name, config, inputs) -> node"},
+    {"set_outputs", (PyCFunction)Model_set_outputs, METH_VARARGS, "set_outputs(nodes)"},
+    {"build", (PyCFunction)Model_build, METH_VARARGS, "build(seed)"},
+    {"node_shape", (PyCFunction)Model_node_shape, METH_VARARGS, "node_shape(node) -> per-sample shape"},
+    {"param_shapes", (PyCFunction)Model_param_shapes, METH_VARARGS, "param_shapes(node) -> [shape, ...]"},
+    {"get_param", (PyCFunction)Model_get_param, METH_VARARGS, "get_param(node, index, out)"},
+    {"set_param", (PyCFunction)Model_set_param, METH_VARARGS, "set_param(node, index, values)"},
+    {"set_trainable", (PyCFunction)Model_set_trainable, METH_VARARGS, "set_trainable(node, flag)"},
+    {"receptive_field", (PyCFunction)Model_receptive_field, METH_VARARGS, "receptive_field(node) -> ((h,w),(jh,jw),(sh,sw)) or None"},
+    {"compile", (PyCFunction)Model_compile, METH_VARARGS, "compile(loss, optimizer, metric)"},
+    {"set_learning_rate", (PyCFunction)Model_set_learning_rate, METH_VARARGS, "set_learning_rate(rate)"},
+    {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},
+    {"train_step", (PyCFunction)Model_train_step, METH_VARARGS, "train_step(x, y, batch) -> (loss, metric)"},
+    {"test_step", (PyCFunction)Model_test_step, METH_VARARGS, "test_step(x, y, batch) -> (loss, metric)"},
+    {"predict", (PyCFunction)Model_predict, METH_VARARGS, "predict(x, batch, out)"},
+    {"forward", (PyCFunction)Model_forward, METH_VARARGS, "forward(x, batch, training)"},
+    {"read_activation", (PyCFunction)Model_read_activation, METH_VARARGS, "read_activation(node, out)"},
+    {"backward_from", (PyCFunction)Model_backward_from, METH_VARARGS, "backward_from(node, grad, pre_activation)"},
+    {"read_gradient", (PyCFunction)Model_read_gradient, METH_VARARGS, "read_gradient(node, out)"},
+    {"optimizer_state_info", (PyCFunction)Model_optimizer_state_info, METH_NOARGS, "-> (slots, count, iterations)"},
+    {"get_optimizer_state", (PyCFunction)Model_get_optimizer_state, METH_VARARGS, "get_optimizer_state(slot, out)"},
+    {"set_optimizer_state", (PyCFunction)Model_set_optimizer_state, METH_VARARGS, "set_optimizer_state(slot, values, iterations)"},
+    {NULL}
+};
+
+static PyTypeObject ModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftcnn._native.Model",
+    .tp_basicsize = sizeof(ModelObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A handle to an engine model (a graph of layers with its weights and training state).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Model_init,
+    .tp_dealloc = (destructor)Model_dealloc,
+    .tp_methods = Model_methods,
+};
+
+/* ---- module functions ---- */
+static PyObject *native_version(PyObject *m, PyObject *Py_UNUSED(ignored)) { return PyUnicode_FromString(scnn_version()); }
+
+static PyObject *native_set_num_threads(PyObject *m, PyObject *args) {
+    int n;
+    if (!PyArg_ParseTuple(args, "i", &n)) return NULL;
+    CHECK(scnn_set_num_threads(n));
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_get_num_threads(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    int32_t n;
+    CHECK(scnn_get_num_threads(&n));
+    return PyLong_FromLong(n);
+}
+
+static PyObject *native_permutation(PyObject *m, PyObject *args) {
+    unsigned long long seed, stream;
+    long long n;
+    if (!PyArg_ParseTuple(args, "KKL", &seed, &stream, &n)) return NULL;
+    if (n < 0) { PyErr_SetString(PyExc_ValueError, "permutation length must be >= 0"); return NULL; }
+    npy_intp dims[1] = {(npy_intp)n};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (!out) return NULL;
+    int32_t status = scnn_permutation(seed, stream, n, PyArray_DATA(out));
+    if (status != SCNN_OK) { Py_DECREF(out); return raise_status(status); }
+    return (PyObject *)out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"version", native_version, METH_NOARGS, "The engine version."},
+    {"set_num_threads", native_set_num_threads, METH_VARARGS, "Sets the engine's thread count."},
+    {"get_num_threads", native_get_num_threads, METH_NOARGS, "The engine's thread count."},
+    {"permutation", native_permutation, METH_VARARGS, "permutation(seed, stream, n) -> int64 array"},
+    {NULL}
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_native", "The swiftcnn engine (C ABI shim).", -1, module_methods};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    import_array();
+    if (PyType_Ready(&ModelType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    Py_INCREF(&ModelType);
+    if (PyModule_AddObject(m, "Model", (PyObject *)&ModelType) < 0) { Py_DECREF(&ModelType); Py_DECREF(m); return NULL; }
+    return m;
+}

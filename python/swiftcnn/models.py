@@ -1,0 +1,699 @@
+"""Keras models: `Sequential`, the functional `Model`, and the training loop around the engine.
+
+Python owns the orchestration a user customises (epochs, batching order, callbacks, progress, history); every
+batch's forward, loss, backward, update and metric is one engine call with the GIL released."""
+import warnings
+
+import numpy as np
+
+from . import _native, callbacks as callbacks_module, losses as losses_module, metrics as metrics_module
+from . import optimizers as optimizers_module
+from .layers import InputLayer, KerasTensor, Layer
+from .utils import next_seed
+
+__all__ = ["Model", "Sequential", "load_model", "clone_model"]
+
+_model_counts = {}
+
+
+def _unique_model_name(base):
+    n = _model_counts.get(base, 0)
+    _model_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _topological_layers(outputs):
+    """The layers that produce `outputs`, each after the layers it consumes."""
+    order, seen = [], set()
+
+    def visit(tensor):
+        layer = tensor._layer
+        if id(layer) in seen:
+            return
+        for t in tensor._inputs:
+            visit(t)
+        seen.add(id(layer))
+        order.append((layer, tensor._inputs))
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+def _infer_shape(tensor):
+    """Per-sample shape of a symbolic tensor, computed by the engine on a throwaway graph (shape rules live in
+    one place: the engine's layers)."""
+    engine = _native.Model()
+    nodes = {}
+    for layer, inputs in _topological_layers([tensor]):
+        if isinstance(layer, InputLayer):
+            nodes[id(layer)] = engine.add_input(layer.name, layer.shape)
+        else:
+            nodes[id(layer)] = engine.add_layer(layer._engine_type, layer.name, layer._config_string(),
+                                                [nodes[id(t._layer)] for t in inputs])
+    return tuple(engine.node_shape(nodes[id(tensor._layer)]))
+
+
+def _as_array(data, what):
+    if data is None:
+        raise ValueError(f"`{what}` is None; expected a NumPy array or array-like")
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], np.ndarray) and len(data) > 1 and \
+            any(np.shape(d) != np.shape(data[0]) for d in data):
+        raise ValueError(f"`{what}`: a list of arrays with different shapes was given; this model takes one input array")
+    try:
+        a = np.asarray(data)
+    except Exception as e:
+        raise ValueError(f"`{what}` could not be converted to an array: {e}") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise TypeError(f"`{what}` must hold numbers; received an array of dtype {a.dtype}")
+    if a.ndim == 0 or a.shape[0] == 0:
+        raise ValueError(f"`{what}` is empty (shape {a.shape}); expected at least one sample")
+    return a
+
+
+def _check_finite(a, what):
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError(f"`{what}` contains NaN or infinite values (first at index {tuple(int(i) for i in bad)})")
+
+
+class Model:
+    """A graph of layers with a loss and an optimizer. `Model(inputs, outputs)` builds it from the functional API;
+    `Sequential` from a list of layers."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model: unrecognized keyword arguments: {sorted(kwargs)}")
+        self.name = name or _unique_model_name(self._default_name())
+        self._engine = None
+        self._loss = None
+        self._optimizer = None
+        self._metric_engine, self._metric_key = "", None
+        self.stop_training = False
+        self.history = None
+        self._compiled = False
+        if type(self) is Model or inputs is not None:
+            self._init_graph(inputs, outputs)
+
+    @staticmethod
+    def _default_name():
+        return "functional"
+
+    # ---------- graph construction ----------
+    def _init_graph(self, inputs, outputs):
+        self._inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        for t in self._inputs + self._outputs:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"Model inputs and outputs must be tensors from the functional API, received {t!r}")
+        for t in self._inputs:
+            if not isinstance(t._layer, InputLayer):
+                raise ValueError(f"Model inputs must come from `layers.Input(...)`; {t!r} is the output of a layer")
+        self._single_output = not isinstance(outputs, (list, tuple))
+        order = _topological_layers(self._outputs)
+        inputs_reached = {id(layer) for layer, _ in order if isinstance(layer, InputLayer)}
+        for t in self._inputs:
+            if id(t._layer) not in inputs_reached:
+                raise ValueError(f"Input {t._layer.name} is not connected to the outputs")
+        for layer, _ in order:
+            if isinstance(layer, InputLayer) and not any(layer is t._layer for t in self._inputs):
+                raise ValueError(f"Graph disconnected: output depends on input '{layer.name}', which is not in `inputs`")
+        self._order = order
+        self._build_engine()
+
+    @property
+    def layers(self):
+        return [layer for layer, _ in self._order]
+
+    def _build_engine(self):
+        """Creates the engine graph for the current layers, keeping the weights of layers that already had some."""
+        engine = _native.Model()
+        nodes = {}
+        kept = {}
+        for layer, inputs in self._order:
+            if layer._binding is not None:
+                owner = getattr(layer, "_owner", None)
+                if owner is not None and owner() is not None and owner() is not self:
+                    raise ValueError(f"Layer '{layer.name}' already belongs to model '{owner().name}'; "
+                                     "sharing a layer between models is not supported")
+                kept[id(layer)] = layer.get_weights()
+            if isinstance(layer, InputLayer):
+                nodes[id(layer)] = engine.add_input(layer.name, layer.shape)
+            else:
+                nodes[id(layer)] = engine.add_layer(layer._engine_type, layer.name, layer._config_string(),
+                                                    [nodes[id(t._layer)] for t in inputs])
+        engine.set_outputs([nodes[id(t._layer)] for t in self._outputs])
+        engine.build(next_seed())
+        import weakref
+        for layer, inputs in self._order:
+            layer._binding = (engine, nodes[id(layer)])
+            layer._input_nodes = [nodes[id(t._layer)] for t in inputs]
+            layer._owner = weakref.ref(self)
+            if not layer.trainable:
+                engine.set_trainable(nodes[id(layer)], False)
+            if id(layer) in kept and kept[id(layer)]:
+                layer.set_weights(kept[id(layer)])
+        self._engine = engine
+        self._output_nodes = [nodes[id(t._layer)] for t in self._outputs]
+        self._input_node = nodes[id(self._inputs[0]._layer)]
+        if self._compiled:
+            self._compile_engine()
+
+    @property
+    def built(self):
+        return self._engine is not None
+
+    def _require_built(self, what):
+        if self._engine is None:
+            raise ValueError(f"This model has not yet been built. Build the model first by calling `build()` or by "
+                             f"calling the model on a batch of data (needed for {what}).")
+
+    @property
+    def inputs(self):
+        self._require_built("inputs")
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        self._require_built("outputs")
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self.inputs[0] if len(self.inputs) == 1 else self.inputs
+
+    @property
+    def output(self):
+        return self.outputs[0] if len(self.outputs) == 1 else self.outputs
+
+    @property
+    def input_shape(self):
+        return self.input.shape
+
+    @property
+    def output_shape(self):
+        return self.output.shape
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index into `model.layers`."""
+        if index is not None:
+            if not isinstance(index, int) or not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    # ---------- weights ----------
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Sets every layer's weights from one flat list (the order of `get_weights`); validated before any write."""
+        self._require_built("set_weights")
+        weights = list(weights)
+        expected = sum(len(layer.get_weights()) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
+                             f"{len(weights)}, but the model was expecting {expected} weights.")
+        pending, i = [], 0
+        for layer in self.layers:
+            current = layer.get_weights()
+            chunk = [np.asarray(w, dtype=np.float32) for w in weights[i:i + len(current)]]
+            for a, b in zip(chunk, current):
+                if a.shape != b.shape:
+                    raise ValueError(f"Layer '{layer.name}' weight shape mismatch: expected {b.shape}, received {a.shape}")
+                if not np.all(np.isfinite(a)):
+                    raise ValueError(f"Layer '{layer.name}': weights contain NaN or infinite values")
+            pending.append((layer, chunk))
+            i += len(current)
+        for layer, chunk in pending:
+            if chunk:
+                layer.set_weights(chunk)
+
+    def count_params(self):
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self.layers)
+
+    @property
+    def trainable(self):
+        return all(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self.layers:
+            layer.trainable = value
+
+    # ---------- compile ----------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        """Sets the optimizer (name or instance), the loss (name or instance) and the metric ('accuracy' / 'acc')."""
+        for key in ("weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise TypeError(f"compile(): unrecognized keyword arguments: {sorted(kwargs)}")
+        if loss is None:
+            raise ValueError("compile(): a `loss` is required, e.g. loss='categorical_crossentropy'")
+        if isinstance(loss, (list, dict)):
+            raise ValueError("compile(): one loss for the model's single output is supported")
+        self._loss = losses_module.get(loss)
+        self._optimizer = optimizers_module.get(optimizer)
+        self._metric_engine, self._metric_key = metrics_module.resolve(metrics)
+        if self._metric_key == "acc":
+            warnings.warn("metrics=['acc'] is the Keras 2 spelling; use metrics=['accuracy'].", DeprecationWarning,
+                          stacklevel=2)
+        self._compiled = True
+        if self._engine is not None:
+            self._compile_engine()
+
+    def _compile_engine(self):
+        self._engine.compile(self._loss._engine_name, self._optimizer._engine_description(), self._metric_engine)
+        self._optimizer._engine = self._engine
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @property
+    def loss(self):
+        return self._loss._engine_name if self._loss is not None else None
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + ([self._metric_key] if self._metric_key else [])
+
+    def _require_compiled(self):
+        if not self._compiled:
+            raise RuntimeError("You must call `compile()` before using the model.")
+
+    # ---------- data ----------
+    def _ensure_built_for(self, x):
+        """Builds a Sequential model without an input shape from the first data it sees."""
+        return
+
+    def _prepare_x(self, x, what="x"):
+        a = _as_array(x, what)
+        self._ensure_built_for(a)
+        self._require_built(what)
+        shape = self._inputs[0].shape[1:]
+        if a.shape[1:] != shape:
+            if a.shape == shape:
+                raise ValueError(f"Input 0 of model '{self.name}' is incompatible: expected shape (None, "
+                                 f"{', '.join(map(str, shape))}), received a single sample of shape {a.shape}; "
+                                 "add a batch dimension, e.g. x[None]")
+            raise ValueError(f"Input 0 of model '{self.name}' is incompatible with the layer: expected shape=(None, "
+                             f"{', '.join(map(str, shape))}), found shape={a.shape}")
+        _check_finite(a, what)
+        return a
+
+    def _prepare_y(self, y, n, what="y"):
+        a = _as_array(y, what)
+        _check_finite(a, what)
+        if a.shape[0] != n:
+            raise ValueError(f"Data cardinality is ambiguous: x sizes: {n}, {what} sizes: {a.shape[0]}. "
+                             "Make sure all arrays contain the same number of samples.")
+        out_shape = tuple(self._engine.node_shape(self._output_nodes[0]))
+        classes = out_shape[-1]
+        loss = self._loss._engine_name
+        if loss == "sparse_categorical_crossentropy":
+            per_sample = int(np.prod(out_shape[:-1]))
+            flat = a.reshape(n, -1)
+            if flat.shape[1] != per_sample:
+                raise ValueError(f"sparse_categorical_crossentropy expects integer labels of shape ({n},) for output "
+                                 f"shape (None, {', '.join(map(str, out_shape))}); received {what} of shape {a.shape}")
+            if flat.size and (flat.min() < 0 or flat.max() >= classes or np.any(flat != np.round(flat))):
+                raise ValueError(f"sparse_categorical_crossentropy: labels must be integers in [0, {classes - 1}] "
+                                 f"(the model has {classes} outputs); received values from {flat.min()} to {flat.max()}")
+            return np.ascontiguousarray(flat, dtype=np.float32)
+        expected = (n,) + out_shape
+        if a.shape != expected:
+            if a.size == int(np.prod(expected)) and (a.ndim == 1 or out_shape == (1,)):
+                a = a.reshape(expected)
+            else:
+                hint = ""
+                if loss == "categorical_crossentropy" and a.ndim == 1:
+                    hint = (" — the labels look like class indices: one-hot encode them with "
+                            "utils.to_categorical(y) or use loss='sparse_categorical_crossentropy'")
+                raise ValueError(f"Arguments `target` and `output` must have the same shape. Received: "
+                                 f"target.shape={a.shape}, output.shape=(None, {', '.join(map(str, out_shape))}){hint}")
+        if loss == "binary_crossentropy" and (a.min() < 0 or a.max() > 1):
+            raise ValueError("binary_crossentropy: targets must be in [0, 1]")
+        return np.ascontiguousarray(a.reshape(n, -1), dtype=np.float32)
+
+    @staticmethod
+    def _batch(a, idx):
+        return np.ascontiguousarray(a[idx], dtype=np.float32)
+
+    # ---------- training ----------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **kwargs):
+        """Trains for `epochs` epochs (Keras semantics); returns a `History`."""
+        if kwargs:
+            raise TypeError(f"fit(): unrecognized keyword arguments: {sorted(kwargs)}")
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("fit(): class_weight and sample_weight are not supported")
+        self._require_compiled()
+        verbose = 1 if verbose == "auto" else verbose
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit(): verbose must be 0, 1, 2 or 'auto', received {verbose!r}")
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"fit(): batch_size must be a positive integer, received {batch_size!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit(): epochs must be a non-negative integer, received {epochs!r}")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"fit(): validation_split must be in [0, 1), received {validation_split!r}")
+
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            vx = self._prepare_x(validation_data[0], "validation_data x")
+            val = (vx, self._prepare_y(validation_data[1], len(vx), "validation_data y"))
+        elif validation_split:
+            split = int(len(x) * (1 - validation_split))
+            if split == 0 or split == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
+                                 f"out of {len(x)}")
+            val = (x[split:], y[split:])
+            x, y = x[:split], y[:split]
+
+        n = len(x)
+        steps = -(-n // batch_size)
+        if steps_per_epoch is not None:
+            steps = min(int(steps_per_epoch), steps)
+        history = callbacks_module.History()
+        cbs = [history] + list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
+                                                       "batch_size": batch_size, "samples": n})
+        self.history = history
+        self.stop_training = False
+        metric_key = self._metric_key
+        shuffle_seed = next_seed()
+        cb.on_train_begin()
+        logs = {}
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cb.on_epoch_begin(epoch)
+                order = _native.permutation(shuffle_seed, epoch, n) if shuffle else np.arange(n)
+                loss_sum = metric_sum = 0.0
+                seen = 0
+                for step in range(steps):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    cb.on_train_batch_begin(step)
+                    loss, metric = self._engine.train_step(self._batch(x, idx), y[idx], len(idx))
+                    seen += len(idx)
+                    loss_sum += loss * len(idx)
+                    metric_sum += metric * len(idx)
+                    logs = {"loss": loss_sum / seen}
+                    if metric_key:
+                        logs[metric_key] = metric_sum / seen
+                    cb.on_train_batch_end(step, dict(logs))
+                    if self.stop_training:
+                        break
+                epoch_logs = dict(logs)
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    v = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size, validation_steps)
+                    epoch_logs["val_loss"] = v[0]
+                    if metric_key:
+                        epoch_logs["val_" + metric_key] = v[1]
+                cb.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            # The engine finished the step it was in (the GIL was released); the model is consistent.
+            print("\nTraining interrupted; the model keeps the weights of the last completed batch.", flush=True)
+            cb.on_train_end(logs)
+            raise
+        cb.on_train_end(logs)
+        return history
+
+    def fit_generator(self, generator, *args, **kwargs):
+        warnings.warn("`Model.fit_generator` is deprecated; use `Model.fit`, which supports generators.",
+                      DeprecationWarning, stacklevel=2)
+        return self.fit(generator, *args, **kwargs)
+
+    def _evaluate_arrays(self, x, y, batch_size, steps=None, bar=None):
+        n = len(x)
+        total = -(-n // batch_size)
+        if steps is not None:
+            total = min(total, int(steps))
+        loss_sum = metric_sum = 0.0
+        seen = 0
+        for step in range(total):
+            s, e = step * batch_size, min((step + 1) * batch_size, n)
+            loss, metric = self._engine.test_step(x[s:e], y[s:e], e - s)
+            loss_sum += loss * (e - s)
+            metric_sum += metric * (e - s)
+            seen += e - s
+            if bar is not None:
+                logs = {"loss": loss_sum / seen}
+                if self._metric_key:
+                    logs[self._metric_key] = metric_sum / seen
+                bar.update(step + 1, logs)
+        return loss_sum / seen, metric_sum / seen
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                 return_dict=False, **kwargs):
+        """Loss (and metric) in inference mode: `loss` or `[loss, metric]`."""
+        if kwargs:
+            raise TypeError(f"evaluate(): unrecognized keyword arguments: {sorted(kwargs)}")
+        self._require_compiled()
+        verbose = 1 if verbose == "auto" else verbose
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"evaluate(): batch_size must be a positive integer, received {batch_size!r}")
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        total = -(-len(x) // batch_size)
+        bar = callbacks_module.Progbar(total, verbose=1) if verbose == 1 else None
+        loss, metric = self._evaluate_arrays(x, y, batch_size, steps, bar)
+        result = {"loss": loss}
+        if self._metric_key:
+            result[self._metric_key] = metric
+        if bar is not None:
+            bar.update(total, result, finalize=True)
+        if return_dict:
+            return result
+        return loss if not self._metric_key else [loss, metric]
+
+    def evaluate_generator(self, generator, *args, **kwargs):
+        warnings.warn("`Model.evaluate_generator` is deprecated; use `Model.evaluate`.", DeprecationWarning, stacklevel=2)
+        return self.evaluate(generator, *args, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """Outputs in inference mode, as NumPy arrays (a list for several outputs)."""
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"predict(): batch_size must be a positive integer, received {batch_size!r}")
+        x = self._prepare_x(x)
+        n = len(x)
+        out_shapes = [tuple(self._engine.node_shape(node)) for node in self._output_nodes]
+        outs = [np.empty((n,) + s, dtype=np.float32) for s in out_shapes]
+        total = -(-n // batch_size)
+        bar = callbacks_module.Progbar(total, verbose=1) if verbose == 1 else None
+        for step in range(total):
+            s, e = step * batch_size, min((step + 1) * batch_size, n)
+            xb = np.ascontiguousarray(x[s:e], dtype=np.float32)
+            if len(outs) == 1:
+                self._engine.predict(xb, e - s, outs[0][s:e])
+            else:
+                self._engine.forward(xb, e - s, False)
+                for node, out in zip(self._output_nodes, outs):
+                    self._engine.read_activation(node, out[s:e])
+            if bar is not None:
+                bar.update(step + 1)
+        if bar is not None:
+            bar.update(total, finalize=True)
+        return outs[0] if self._single_output else outs
+
+    def predict_generator(self, generator, *args, **kwargs):
+        warnings.warn("`Model.predict_generator` is deprecated; use `Model.predict`.", DeprecationWarning, stacklevel=2)
+        return self.predict(generator, *args, **kwargs)
+
+    def __call__(self, x):
+        if isinstance(x, KerasTensor):
+            raise NotImplementedError("Calling a model on a symbolic tensor (nesting models) is not supported yet")
+        return self.predict(x)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimisation step on one batch; returns `loss` or `[loss, metric]` of that batch."""
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        loss, metric = self._engine.train_step(np.ascontiguousarray(x, dtype=np.float32), y, len(x))
+        return self._result(loss, metric, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        loss, metric = self._engine.test_step(np.ascontiguousarray(x, dtype=np.float32), y, len(x))
+        return self._result(loss, metric, return_dict)
+
+    def predict_on_batch(self, x):
+        x = self._prepare_x(x)
+        return self.predict(x, batch_size=len(x))
+
+    def _result(self, loss, metric, return_dict):
+        if return_dict:
+            return {"loss": loss, **({self._metric_key: metric} if self._metric_key else {})}
+        return loss if not self._metric_key else [loss, metric]
+
+    # ---------- description ----------
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        """Prints the Keras table (layer, output shape, parameters; "Connected to" for graphs) with a
+        receptive-field column for spatial layers."""
+        self._require_built("summary")
+        print_fn = print_fn or print
+        graph = any(len(layer._input_nodes) > 1 for layer in self.layers) or len(self._inputs) > 1
+        headers = ["Layer (type)", "Output Shape", "Param #", "Receptive field"] + (["Connected to"] if graph else [])
+        rows = []
+        shown = self.layers if isinstance(self, Sequential) is False else self.layers
+        for layer in shown:
+            params = layer.count_params()
+            rf = self._engine.receptive_field(layer._binding[1])
+            rf_text = "-" if rf is None else (str(rf[0][0]) if rf[0][0] == rf[0][1] else "%dx%d" % rf[0])
+            row = [f"{layer.name} ({type(layer).__name__})", str(layer.output_shape), f"{params:,}", rf_text]
+            if graph:
+                row.append(", ".join(t._layer.name for t in layer._inbound) if layer._inbound else "-")
+            rows.append(row)
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 3 if rows else len(h) + 3 for i, h in enumerate(headers)]
+        total_width = sum(widths)
+
+        def fmt(cells):
+            return "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+        lines = [f'Model: "{self.name}"', "_" * total_width, fmt(headers), "=" * total_width]
+        for i, r in enumerate(rows):
+            lines.append(fmt(r))
+            lines.append("_" * total_width if i < len(rows) - 1 else "=" * total_width)
+        total = self.count_params()
+        trainable = sum(layer.count_params() - _non_trainable_in_layer(layer) for layer in self.layers if layer.trainable)
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}", "_" * total_width]
+        for line in lines:
+            print_fn(line)
+
+    def get_config(self):
+        return {"name": self.name, "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+
+
+def _non_trainable_in_layer(layer):
+    """Parameters a trainable layer still never trains (BatchNormalization's moving statistics)."""
+    if type(layer).__name__ == "BatchNormalization":
+        return 2 * layer.output_shape[-1]
+    return 0
+
+
+class Sequential(Model):
+    """A plain stack of layers: `Sequential([Conv2D(...), MaxPooling2D(), ...])` or `.add(layer)`."""
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._stack = []
+        self._input_tensor = None
+        self._order = []
+        self._single_output = True
+        for layer in layers or []:
+            self.add(layer)
+
+    @staticmethod
+    def _default_name():
+        return "sequential"
+
+    def add(self, layer):
+        """Appends a layer (or an `Input(...)` tensor as the first item)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            if self._stack or self._input_tensor is not None:
+                raise ValueError("An Input can only be the first item of a Sequential model")
+            self._input_tensor = layer
+            return
+        if isinstance(layer, InputLayer):
+            self.add(layer.output)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r} "
+                            f"of type {type(layer)}.")
+        if any(l is layer for l in self._stack):
+            raise ValueError(f"Layer '{layer.name}' is already in this model")
+        if any(l.name == layer.name for l in self._stack):
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{layer.name}' "
+                             "is already the name of a layer in this model.")
+        self._stack.append(layer)
+        if self._input_tensor is None and len(self._stack) == 1 and layer._input_shape_arg is not None:
+            from .layers import Input
+            self._input_tensor = Input(shape=layer._input_shape_arg)
+        if self._input_tensor is not None:
+            try:
+                self._rebuild()
+            except Exception:
+                self._stack.pop()
+                if self._stack:
+                    self._rebuild()
+                raise
+
+    def pop(self):
+        """Removes the last layer."""
+        if not self._stack:
+            raise TypeError("There are no layers in the model.")
+        layer = self._stack.pop()
+        layer._binding = None
+        if self._input_tensor is not None and self._stack:
+            self._rebuild()
+        return layer
+
+    def _rebuild(self):
+        tensor = self._input_tensor
+        for layer in self._stack:
+            inbound = [tensor]
+            tensor = KerasTensor(layer, inbound)
+            layer._inbound = inbound
+            layer.output = tensor
+        self._inputs, self._outputs = [self._input_tensor], [tensor]
+        self._order = [(self._input_tensor._layer, ())] + [(l, tuple(l._inbound)) for l in self._stack]
+        self._build_engine()
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def build(self, input_shape=None):
+        """Builds the model for inputs of `input_shape` (batch dimension first, may be None)."""
+        if input_shape is not None and self._input_tensor is None:
+            from .layers import Input
+            self._input_tensor = Input(shape=tuple(input_shape)[1:])
+        if self._input_tensor is None:
+            raise ValueError("You must provide an `input_shape` argument to build a Sequential model without an Input.")
+        if self._stack:
+            self._rebuild()
+
+    def _ensure_built_for(self, x):
+        if self._engine is None and self._stack and self._input_tensor is None:
+            self.build((None,) + tuple(x.shape[1:]))
+
+
+def clone_model(model):
+    """A new model of the same architecture with freshly initialised weights."""
+    if isinstance(model, Sequential):
+        layers = [type(l).from_config({k: v for k, v in l.get_config().items() if k != "name"}) for l in model.layers]
+        clone = Sequential(name=None)
+        if model._input_tensor is not None:
+            from .layers import Input
+            clone.add(Input(shape=model._input_tensor.shape[1:]))
+        for l in layers:
+            clone.add(l)
+        return clone
+    raise NotImplementedError("clone_model supports Sequential models")
+
+
+def load_model(path, **kwargs):
+    from .saving import load_model as _load
+    return _load(path, **kwargs)
