@@ -1,9 +1,180 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Row-major single-precision GEMM: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
-/// `beta == 0` overwrites C without reading it (C may hold garbage). Thread-safe; uses both cores on big work.
-/// PLACEHOLDER: forwards to the reference until the packed SIMD kernel lands.
+/// `beta == 0` overwrites C without reading it (C may hold garbage). Thread-safe; splits rows of C across the
+/// engine's threads when the product is big.
+///
+/// Design (AVX2 + FMA, 16 ymm registers): a "direct" micro-kernel computes a 6×16 tile of C in 12 SIMD8
+/// accumulators, broadcasting A's elements straight from memory (so A is never packed, whatever its layout —
+/// op(A) = Aᵀ only changes the strides) and loading two SIMD8 from a row of B. B must have contiguous rows, so a
+/// transposed B (small in this engine: weights) is copied once into per-thread scratch. K is blocked so the
+/// B panel stays in cache.
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                  b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    guard m > 0, n > 0 else { return }
+    // C ← beta · C first; the kernels then accumulate.
+    for i in 0..<m {
+        let row = c + i * ldc
+        if beta == 0 { row.initialize(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+    }
+    guard k > 0, alpha != 0 else { return }
+
+    // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
+    let rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1
+    var bRows = b, bStride = ldb
+    if transB {
+        // op(B)[p, j] = b[j * ldb + p]: copy into k×n row-major scratch.
+        let scratch = ScratchBuffer.forCurrentThread(count: k * n)
+        for j in 0..<n { for p in 0..<k { scratch[p * n + j] = b[j * ldb + p] } }
+        bRows = UnsafePointer(scratch)
+        bStride = n
+    }
+    let rowBlocks = (m + 5) / 6
+    // Split rows of C across threads only when the product is big enough to repay the fork/join.
+    if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
+        parallelFor(rowBlocks, minChunk: 1) { blocks in
+            gemmRows(blocks.lowerBound * 6..<min(blocks.upperBound * 6, m), n: n, k: k, alpha: alpha, a: a,
+                     rowStride: rowStride, depthStride: depthStride, b: bRows, ldb: bStride, c: c, ldc: ldc)
+        }
+    } else {
+        gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
+                 b: bRows, ldb: bStride, c: c, ldc: ldc)
+    }
+}
+
+/// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
+@inline(__always)
+private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
+                      depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let blocks = (k + 255) / 256
+    let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
+    var p0 = 0
+    while p0 < k {
+        let kc = min(kBlock, k - p0)
+        var i = rows.lowerBound
+        while i < rows.upperBound {
+            let mr = min(6, rows.upperBound - i)
+            let aTile = a + i * rowStride + p0 * depthStride
+            let bPanel = b + p0 * ldb
+            var j = 0
+            if mr == 6 {
+                while j + 16 <= n {
+                    kernel6x16(kc, aTile, rowStride, depthStride, bPanel + j, ldb, c + i * ldc + j, ldc, alpha)
+                    j += 16
+                }
+            }
+            if j < n {
+                // Edge: fewer than 6 rows or 16 columns left; one row at a time, 8 columns per vector.
+                for r in 0..<mr {
+                    kernelRow(kc, aTile + r * rowStride, depthStride, bPanel, ldb, c + (i + r) * ldc, columns: j..<n, alpha)
+                }
+            }
+            i += mr
+        }
+        p0 += kc
+    }
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func addStore8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ alpha: Float) {
+    let raw = UnsafeMutableRawPointer(p)
+    raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + v * alpha, as: SIMD8<Float>.self)
+}
+
+/// C[6×16] += alpha · A[6×kc] · B[kc×16]; 12 accumulators stay in registers for the whole K loop.
+@inline(never)
+private func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
+                        _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float) {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load8(pb), b1 = load8(pb + 8)
+        var s = SIMD8<Float>(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = SIMD8<Float>(repeating: pa[rs]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = SIMD8<Float>(repeating: pa[2 * rs]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = SIMD8<Float>(repeating: pa[3 * rs]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+        s = SIMD8<Float>(repeating: pa[4 * rs]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+        s = SIMD8<Float>(repeating: pa[5 * rs]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+        pa += ds
+        pb += ldb
+    }
+    addStore8(c, c00, alpha); addStore8(c + 8, c01, alpha)
+    addStore8(c + ldc, c10, alpha); addStore8(c + ldc + 8, c11, alpha)
+    addStore8(c + 2 * ldc, c20, alpha); addStore8(c + 2 * ldc + 8, c21, alpha)
+    addStore8(c + 3 * ldc, c30, alpha); addStore8(c + 3 * ldc + 8, c31, alpha)
+    addStore8(c + 4 * ldc, c40, alpha); addStore8(c + 4 * ldc + 8, c41, alpha)
+    addStore8(c + 5 * ldc, c50, alpha); addStore8(c + 5 * ldc + 8, c51, alpha)
+}
+
+/// One row of C over `columns`: 8 columns per vector, then scalars.
+@inline(never)
+private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                       _ c: UnsafeMutablePointer<Float>, columns: Range<Int>, _ alpha: Float) {
+    var j = columns.lowerBound
+    while j + 8 <= columns.upperBound {
+        var acc = SIMD8<Float>()
+        var pa = a, pb = b + j
+        for _ in 0..<kc {
+            acc.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
+            pa += ds
+            pb += ldb
+        }
+        addStore8(c + j, acc, alpha)
+        j += 8
+    }
+    while j < columns.upperBound {
+        var acc: Float = 0
+        var pa = a, pb = b + j
+        for _ in 0..<kc {
+            acc = acc.addingProduct(pa[0], pb[0])
+            pa += ds
+            pb += ldb
+        }
+        c[j] += alpha * acc
+        j += 1
+    }
+}
+
+/// Per-thread scratch that grows when needed and is reused, so steady-state GEMMs allocate nothing.
+enum ScratchBuffer {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            guard let raw else { return }
+            let header = raw.assumingMemoryBound(to: Int.self)
+            free(UnsafeMutableRawPointer(bitPattern: header[1]))
+            free(raw)
+        }
+        return key
+    }()
+
+    /// A buffer of at least `count` floats owned by the calling thread.
+    static func forCurrentThread(count: Int) -> UnsafeMutablePointer<Float> {
+        var header = pthread_getspecific(key)?.assumingMemoryBound(to: Int.self)
+        if header == nil {
+            let h = malloc(2 * MemoryLayout<Int>.stride)!.assumingMemoryBound(to: Int.self)
+            h[0] = 0
+            h[1] = 0
+            pthread_setspecific(key, h)
+            header = h
+        }
+        let h = header!
+        if h[0] < count {
+            free(UnsafeMutableRawPointer(bitPattern: h[1]))
+            let p = allocateFloats(count)
+            h[0] = count
+            h[1] = Int(bitPattern: p)
+        }
+        return UnsafeMutablePointer<Float>(bitPattern: h[1])!
+    }
 }

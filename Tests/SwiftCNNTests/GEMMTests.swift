@@ -1,0 +1,53 @@
+import XCTest
+import SwiftCNN
+
+/// `gemm` against the naive `gemmReference` on awkward shapes, every transpose combination, alpha/beta, and
+/// leading dimensions wider than the logical matrices.
+final class GEMMTests: XCTestCase {
+    private func check(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float = 1, beta: Float = 0,
+                       pad: Int = 0, line: UInt = #line) {
+        var rng = RNG(seed: UInt64(m * 131 + n * 17 + k))
+        let aRows = transA ? k : m, aCols = transA ? m : k
+        let bRows = transB ? n : k, bCols = transB ? k : n
+        let lda = aCols + pad, ldb = bCols + pad, ldc = n + pad
+        let a = (0..<(aRows * lda)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        let b = (0..<(bRows * ldb)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        let c0 = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(rng.nextUniform(-1, 1)) }
+        var expected = c0.map { $0.isNaN ? 0 : $0 }, actual = c0
+        gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: &expected, ldc: ldc)
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: &actual, ldc: ldc)
+        let tolerance = 1e-5 * Float(max(k, 1)).squareRoot() * 4
+        for i in 0..<m {
+            for j in 0..<n {
+                let e = expected[i * ldc + j], g = actual[i * ldc + j]
+                if !(abs(e - g) <= tolerance * max(1, abs(e))) {
+                    XCTFail("m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB): C[\(i),\(j)] = \(g), expected \(e)", line: line)
+                    return
+                }
+            }
+        }
+    }
+
+    func testOddShapesAllTransposes() {
+        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (6, 16, 9), (13, 33, 17), (17, 7, 100), (100, 48, 27), (12, 64, 300)] {
+            for tA in [false, true] {
+                for tB in [false, true] { check(m: m, n: n, k: k, transA: tA, transB: tB) }
+            }
+        }
+    }
+
+    func testAlphaBetaAndPaddedLeadingDimensions() {
+        check(m: 19, n: 40, k: 11, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 3)
+        check(m: 8, n: 20, k: 30, transA: true, transB: true, alpha: -2, beta: 0.25, pad: 5)
+        check(m: 5, n: 5, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5)
+    }
+
+    /// Convolution-shaped products: forward (M big, N = filters), weight gradient (transA), data gradient (transB).
+    func testConvolutionShapes() {
+        check(m: 676, n: 32, k: 9, transA: false, transB: false)
+        check(m: 288, n: 64, k: 242, transA: true, transB: false)
+        check(m: 242, n: 288, k: 64, transA: false, transB: true)
+    }
+}
