@@ -125,8 +125,26 @@ class Model:
     def layers(self):
         return [layer for layer, _ in self._order]
 
+    def _shared_engine(self):
+        """The engine of another model when every layer of this one is already in it (an activation model such as
+        `Model(model.input, [l.output for l in model.layers])`): this model then reads that graph's nodes and shares
+        its weights, as Keras models built from the same layers do."""
+        engines = {id(layer._binding[0]): layer._binding[0] for layer, _ in self._order if layer._binding is not None}
+        if len(engines) != 1 or any(layer._binding is None for layer, _ in self._order):
+            return None
+        owners = {id(layer._owner()) for layer, _ in self._order if getattr(layer, "_owner", None) and layer._owner()}
+        return next(iter(engines.values())) if id(self) not in owners else None
+
     def _build_engine(self):
         """Creates the engine graph for the current layers, keeping the weights of layers that already had some."""
+        shared = self._shared_engine()
+        if shared is not None:
+            self._engine = shared
+            self._shares_engine = True
+            self._output_nodes = [t._layer._binding[1] for t in self._outputs]
+            self._input_node = self._inputs[0]._layer._binding[1]
+            return
+        self._shares_engine = False
         engine = _native.Model()
         nodes = {}
         kept = {}
@@ -269,6 +287,9 @@ class Model:
             self._compile_engine()
 
     def _compile_engine(self):
+        if getattr(self, "_shares_engine", False):
+            raise ValueError(f"Model '{self.name}' is built from the layers of another model and shares its weights; "
+                             "it can predict, but training it is not supported. Build a new model to train.")
         self._engine.compile(self._loss._engine_name, self._optimizer._engine_description(), self._metric_engine)
         self._optimizer._engine = self._engine
 
@@ -502,7 +523,7 @@ class Model:
         for step in range(total):
             s, e = step * batch_size, min((step + 1) * batch_size, n)
             xb = np.ascontiguousarray(x[s:e], dtype=np.float32)
-            if len(outs) == 1:
+            if len(outs) == 1 and not self._shares_engine:
                 self._engine.predict(xb, e - s, outs[0][s:e])
             else:
                 self._engine.forward(xb, e - s, False)

@@ -7,10 +7,14 @@ public final class Dropout: Layer {
     public let seed: UInt64
     private var size = 0
 
-    public init(rate: Float, seed: UInt64 = 0, name: String = "") {
+    /// Layers created without a seed get distinct ones in creation order, so two Dropout layers never share masks.
+    private static var created: UInt64 = 0
+
+    public init(rate: Float, seed: UInt64? = nil, name: String = "") {
         self.name = name
         self.rate = rate
-        self.seed = seed
+        Dropout.created &+= 1
+        self.seed = seed ?? (0x4452_4F50 &+ Dropout.created &* 0x9E37_79B9_7F4A_7C15)
     }
 
     public convenience init(config c: LayerConfig, name: String) throws {
@@ -18,16 +22,12 @@ public final class Dropout: Layer {
         guard rate >= 0, rate < 1 else {
             throw SwiftCNNError.invalidArgument("Dropout: invalid value received for argument `rate`. Expected a float value between 0 and 1 (exclusive of 1). Received: rate=\(rate)")
         }
-        self.init(rate: Float(rate), seed: UInt64(bitPattern: Int64(try c.int("seed", default: 0))), name: name)
+        self.init(rate: Float(rate), seed: c.values["seed"] == nil ? nil : UInt64(bitPattern: Int64(try c.int("seed"))), name: name)
     }
-
-    /// A stable per-layer stream (FNV-1a of the name), so two Dropout layers draw different masks.
-    private var nameStream: UInt64 = 0
 
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         try requireInputCount(self, inputShapes, 1)
         size = inputShapes[0].reduce(1, *)
-        nameStream = name.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
         return inputShapes[0]
     }
 
@@ -41,7 +41,7 @@ public final class Dropout: Layer {
             return
         }
         let keep = 1 / (1 - rate), rate = self.rate
-        let stream = seed ^ nameStream
+        let stream = seed
         let mask = io.workspace, x = io.inputs[0], y = io.output, stepSeed = io.stepSeed
         parallelFor(count, minChunk: 1 << 14) { range in
             for i in range {
