@@ -32,17 +32,33 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         bRows = UnsafePointer(scratch)
         bStride = n
     }
+    let panel = bRows, panelStride = bStride   // lets: a closure capturing vars would box them on the heap
     let rowBlocks = (m + 5) / 6
     // Split rows of C across threads only when the product is big enough to repay the fork/join.
     if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
-        parallelFor(rowBlocks, minChunk: 1) { blocks in
-            gemmRows(blocks.lowerBound * 6..<min(blocks.upperBound * 6, m), n: n, k: k, alpha: alpha, a: a,
-                     rowStride: rowStride, depthStride: depthStride, b: bRows, ldb: bStride, c: c, ldc: ldc)
+        let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
+                          b: panel, ldb: panelStride, c: c, ldc: ldc)
+        parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
+            let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
+            gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
+                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc)
         }
     } else {
         gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
                  b: bRows, ldb: bStride, c: c, ldc: ldc)
     }
+}
+
+/// The arguments of one GEMM, handed to the worker threads.
+private struct GEMMJob {
+    let m, n, k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>
+    let rowStride, depthStride: Int
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
 }
 
 /// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.

@@ -39,7 +39,9 @@ public struct WindowGeometry {
 /// the window hangs over the padding.
 public func im2col(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry, columns: UnsafeMutablePointer<Float>) {
     let rowsPerImage = g.outH * g.outW
-    parallelFor(batch * g.outH, minChunk: 8) { range in
+    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, columns, rowsPerImage)) { context, lo, hi in
+        let (input, g, columns, rowsPerImage) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int).self).pointee
+        let range = lo..<hi
         for bo in range {
             let b = bo / g.outH, oy = bo % g.outH
             let image = input + b * g.inH * g.inW * g.channels
@@ -67,7 +69,9 @@ public func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: WindowGeome
     let rowsPerImage = g.outH * g.outW
     let imageSize = g.inH * g.inW * g.channels
     // Images are independent, so threads split the batch and never write the same pixel.
-    parallelFor(batch, minChunk: 1) { range in
+    parallelFor(batch, minChunk: 1, context: (columns, g, inputGrad, rowsPerImage, imageSize)) { context, lo, hi in
+        let (columns, g, inputGrad, rowsPerImage, imageSize) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int, Int).self).pointee
+        let range = lo..<hi
         for b in range {
             let image = inputGrad + b * imageSize
             image.initialize(repeating: 0, count: imageSize)

@@ -3,7 +3,9 @@
 public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry,
                            output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
     let c = g.channels
-    parallelFor(batch * g.outH, minChunk: 8) { range in
+    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output, argmax, c)) { context, lo, hi in
+        let (input, g, output, argmax, c) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>, Int).self).pointee
+        let range = lo..<hi
         for bo in range {
             let b = bo / g.outH, oy = bo % g.outH
             for ox in 0..<g.outW {
@@ -31,7 +33,9 @@ public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
 public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, batch: Int, _ g: WindowGeometry,
                             inputGrad: UnsafeMutablePointer<Float>) {
     let inSize = g.inH * g.inW * g.channels, outSize = g.outH * g.outW * g.channels
-    parallelFor(batch, minChunk: 1) { range in
+    parallelFor(batch, minChunk: 1, context: (outputGrad, argmax, inputGrad, inSize, outSize)) { context, lo, hi in
+        let (outputGrad, argmax, inputGrad, inSize, outSize) = context.assumingMemoryBound(to: (UnsafePointer<Float>, UnsafePointer<Int32>, UnsafeMutablePointer<Float>, Int, Int).self).pointee
+        let range = lo..<hi
         for b in range {
             (inputGrad + b * inSize).initialize(repeating: 0, count: inSize)
             for o in (b * outSize)..<((b + 1) * outSize) { inputGrad[Int(argmax[o])] += outputGrad[o] }
@@ -42,7 +46,9 @@ public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, argmax: UnsafePo
 /// Average pooling; like Keras, windows that overhang 'same' padding average only their in-bounds cells.
 public func avgPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry, output: UnsafeMutablePointer<Float>) {
     let c = g.channels
-    parallelFor(batch * g.outH, minChunk: 8) { range in
+    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output, c)) { context, lo, hi in
+        let (input, g, output, c) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int).self).pointee
+        let range = lo..<hi
         for bo in range {
             let b = bo / g.outH, oy = bo % g.outH
             for ox in 0..<g.outW {
@@ -70,7 +76,9 @@ public func avgPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
 /// Adjoint of `avgPoolForward`; `inputGrad` is overwritten.
 public func avgPoolBackward(_ outputGrad: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry, inputGrad: UnsafeMutablePointer<Float>) {
     let c = g.channels, inSize = g.inH * g.inW * c
-    parallelFor(batch, minChunk: 1) { range in
+    parallelFor(batch, minChunk: 1, context: (outputGrad, g, inputGrad, c, inSize)) { context, lo, hi in
+        let (outputGrad, g, inputGrad, c, inSize) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int, Int).self).pointee
+        let range = lo..<hi
         for b in range {
             (inputGrad + b * inSize).initialize(repeating: 0, count: inSize)
             for oy in 0..<g.outH {

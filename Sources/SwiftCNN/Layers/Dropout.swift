@@ -43,7 +43,9 @@ public final class Dropout: Layer {
         let keep = 1 / (1 - rate), rate = self.rate
         let stream = seed
         let mask = io.workspace, x = io.inputs[0], y = io.output, stepSeed = io.stepSeed
-        parallelFor(count, minChunk: 1 << 14) { range in
+        parallelFor(count, minChunk: 1 << 14, context: (x, y, mask, stepSeed, stream, rate, keep)) { context, lo, hi in
+            let (x, y, mask, stepSeed, stream, rate, keep) = context.assumingMemoryBound(to: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UInt64, UInt64, Float, Float).self).pointee
+            let range = lo..<hi
             for i in range {
                 let u = RNG.uniform(seed: stepSeed, stream: stream, index: UInt64(i))
                 mask[i] = u < rate ? 0 : keep

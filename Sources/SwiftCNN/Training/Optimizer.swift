@@ -105,44 +105,52 @@ public final class Optimizer {
                       ranges: [Range<Int>]) {
         iterations += 1
         let lr = learningRate
-        let m = slot1.pointer, v = slot2.pointer
         // Adam's bias correction folded into the step size, as Keras 3 does.
         let step = Double(iterations)
         let adamAlpha = Float(Double(lr) * (1 - pow(Double(beta2), step)).squareRoot() / (1 - pow(Double(beta1), step)))
         for range in ranges {
-            parallelFor(range.count, minChunk: 1 << 16) { chunk in
-                let lo = range.lowerBound + chunk.lowerBound, hi = range.lowerBound + chunk.upperBound
-                switch self.kind {
-                case .sgd:
-                    if self.momentum == 0 {
-                        for i in lo..<hi { w[i] -= lr * g[i] }
-                    } else {
-                        let mu = self.momentum
-                        for i in lo..<hi {
-                            m[i] = mu * m[i] - lr * g[i]
-                            w[i] += self.nesterov ? mu * m[i] - lr * g[i] : m[i]
-                        }
-                    }
-                case .rmsprop:
-                    let rho = self.rho, eps = self.epsilon, mu = self.momentum
-                    for i in lo..<hi {
-                        v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
-                        let increment = lr * g[i] / (v[i] + eps).squareRoot()
-                        if mu > 0 {
-                            m[i] = mu * m[i] + increment
-                            w[i] -= m[i]
-                        } else {
-                            w[i] -= increment
-                        }
-                    }
-                case .adam:
-                    let b1 = self.beta1, b2 = self.beta2, eps = self.epsilon
-                    for i in lo..<hi {
-                        m[i] += (g[i] - m[i]) * (1 - b1)
-                        v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
-                        w[i] -= adamAlpha * m[i] / (v[i].squareRoot() + eps)
-                    }
+            let job = (Unmanaged.passUnretained(self), w, g, lr, adamAlpha, range.lowerBound)
+            parallelFor(range.count, minChunk: 1 << 16, context: job) { context, lo, hi in
+                let (optimizer, w, g, lr, adamAlpha, base) = context.assumingMemoryBound(
+                    to: (Unmanaged<Optimizer>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Float, Float, Int).self).pointee
+                optimizer.takeUnretainedValue().update(w, g, (base + lo)..<(base + hi), lr: lr, adamAlpha: adamAlpha)
+            }
+        }
+    }
+
+    /// The update rule over one contiguous range of parameters.
+    private func update(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ range: Range<Int>,
+                        lr: Float, adamAlpha: Float) {
+        let m = slot1.pointer, v = slot2.pointer
+        switch kind {
+        case .sgd:
+            if momentum == 0 {
+                for i in range { w[i] -= lr * g[i] }
+            } else {
+                let mu = momentum
+                for i in range {
+                    m[i] = mu * m[i] - lr * g[i]
+                    w[i] += nesterov ? mu * m[i] - lr * g[i] : m[i]
                 }
+            }
+        case .rmsprop:
+            let rho = self.rho, eps = epsilon, mu = momentum
+            for i in range {
+                v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
+                let increment = lr * g[i] / (v[i] + eps).squareRoot()
+                if mu > 0 {
+                    m[i] = mu * m[i] + increment
+                    w[i] -= m[i]
+                } else {
+                    w[i] -= increment
+                }
+            }
+        case .adam:
+            let b1 = beta1, b2 = beta2, eps = epsilon
+            for i in range {
+                m[i] += (g[i] - m[i]) * (1 - b1)
+                v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
+                w[i] -= adamAlpha * m[i] / (v[i].squareRoot() + eps)
             }
         }
     }
