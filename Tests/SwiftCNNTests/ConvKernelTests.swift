@@ -1,0 +1,66 @@
+import XCTest
+import SwiftCNN
+
+/// The Conv2D layer (im2col + GEMM, 1×1 fast path, fused bias and activation) against the direct 7-loop
+/// convolution on awkward shapes.
+final class ConvKernelTests: XCTestCase {
+    private func compare(h: Int, w: Int, c: Int, filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
+                         dilation: (Int, Int) = (1, 1), same: Bool, batch: Int, line: UInt = #line) throws {
+        let layer = Conv2D(filters: filters, kernelSize: kernel, strides: stride, padding: same ? "same" : "valid",
+                           dilationRate: dilation, useBias: false)
+        let out = try layer.build(inputShapes: [[h, w, c]])
+        let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: kernel, stride: stride, dilation: dilation,
+                                   same: same, layer: "test")
+        XCTAssertEqual(out, [g.outH, g.outW, filters], line: line)
+        var rng = RNG(seed: UInt64(h * 31 + c))
+        let x = (0..<(batch * h * w * c)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        var kernelValues = (0..<(kernel.0 * kernel.1 * c * filters)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        let n = batch * out.reduce(1, *)
+        var expected = [Float](repeating: 0, count: n), actual = expected
+        var workspace = [Float](repeating: 0, count: layer.workspaceSize(batch: batch))
+        var input = x, grad = expected, inGrad = x
+        input.withUnsafeMutableBufferPointer { xp in
+            kernelValues.withUnsafeMutableBufferPointer { kp in
+                actual.withUnsafeMutableBufferPointer { op in
+                    workspace.withUnsafeMutableBufferPointer { wp in
+                        grad.withUnsafeMutableBufferPointer { gp in
+                            inGrad.withUnsafeMutableBufferPointer { ip in
+                                layer.forward(LayerIO(batch: batch, training: false, inputs: [xp.baseAddress!],
+                                                      output: op.baseAddress!, outputGrad: gp.baseAddress!,
+                                                      inputGrads: [ip.baseAddress!], needsInputGrad: [false],
+                                                      parameters: [kp.baseAddress!], parameterGrads: [kp.baseAddress!],
+                                                      needsParameterGrads: false, workspace: wp.baseAddress!, stepSeed: 0))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        conv2dReference(x, batch: batch, g, kernel: kernelValues, filters: filters, output: &expected)
+        for i in 0..<n where abs(expected[i] - actual[i]) > 1e-4 * max(1, abs(expected[i])) {
+            XCTFail("element \(i): \(actual[i]) vs \(expected[i])", line: line)
+            return
+        }
+    }
+
+    func testAgainstDirectConvolution() throws {
+        try compare(h: 7, w: 9, c: 3, filters: 5, kernel: (3, 3), same: false, batch: 2)
+        try compare(h: 8, w: 8, c: 17, filters: 19, kernel: (3, 3), same: true, batch: 1)
+        try compare(h: 9, w: 7, c: 2, filters: 33, kernel: (3, 3), stride: (2, 2), same: true, batch: 3)
+        try compare(h: 10, w: 10, c: 4, filters: 8, kernel: (3, 3), dilation: (2, 2), same: true, batch: 2)
+        try compare(h: 6, w: 5, c: 3, filters: 4, kernel: (2, 2), same: true, batch: 2)      // even kernel, 'same'
+        try compare(h: 5, w: 5, c: 20, filters: 16, kernel: (1, 1), same: false, batch: 2)    // 1×1 fast path
+        try compare(h: 11, w: 4, c: 1, filters: 3, kernel: (5, 3), stride: (3, 1), same: false, batch: 1)
+    }
+
+    func testSamePaddingPutsTheExtraRowAtTheEnd() throws {
+        let g = try WindowGeometry(inH: 6, inW: 5, channels: 1, kernel: (2, 2), stride: (1, 1), dilation: (1, 1),
+                                   same: true, layer: "t")
+        XCTAssertEqual([g.outH, g.outW, g.padTop, g.padLeft], [6, 5, 0, 0])
+        let s = try WindowGeometry(inH: 7, inW: 7, channels: 1, kernel: (3, 3), stride: (2, 2), dilation: (1, 1),
+                                   same: true, layer: "t")
+        XCTAssertEqual([s.outH, s.padTop], [4, 1])
+        XCTAssertThrowsError(try WindowGeometry(inH: 2, inW: 2, channels: 1, kernel: (3, 3), stride: (1, 1),
+                                                dilation: (1, 1), same: false, layer: "t"))
+    }
+}
