@@ -173,3 +173,11 @@ public func scnn_model_receptive_field(_ model: OpaquePointer?, _ node: Int32, _
         }
     }
 }
+
+@_cdecl("scnn_model_node_flops")
+public func scnn_model_node_flops(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded("scnn_model_node_flops") {
+        let out = try required(out, "out")
+        try withModel(model) { h in out.pointee = Int64(h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
+    }
+}

@@ -189,6 +189,14 @@ static PyObject *Model_receptive_field(ModelObject *self, PyObject *args) {
     return Py_BuildValue("((ii)(ii)(dd))", (int)v[0], (int)v[1], (int)v[2], (int)v[3], v[4], v[5]);
 }
 
+static PyObject *Model_node_flops(ModelObject *self, PyObject *args) {
+    int node;
+    if (!PyArg_ParseTuple(args, "i", &node)) return NULL;
+    int64_t flops;
+    CHECK(scnn_model_node_flops(self->model, node, &flops));
+    return PyLong_FromLongLong(flops);
+}
+
 static PyObject *Model_compile(ModelObject *self, PyObject *args) {
     const char *loss, *optimizer, *metric;
     if (!PyArg_ParseTuple(args, "sss", &loss, &optimizer, &metric)) return NULL;
@@ -347,6 +355,7 @@ static PyMethodDef Model_methods[] = {
     {"set_param", (PyCFunction)Model_set_param, METH_VARARGS, "set_param(node, index, values)"},
     {"set_trainable", (PyCFunction)Model_set_trainable, METH_VARARGS, "set_trainable(node, flag)"},
     {"receptive_field", (PyCFunction)Model_receptive_field, METH_VARARGS, "receptive_field(node) -> ((h,w),(jh,jw),(sh,sw)) or None"},
+    {"node_flops", (PyCFunction)Model_node_flops, METH_VARARGS, "node_flops(node) -> FLOPs per sample"},
     {"compile", (PyCFunction)Model_compile, METH_VARARGS, "compile(loss, optimizer, metric)"},
     {"set_learning_rate", (PyCFunction)Model_set_learning_rate, METH_VARARGS, "set_learning_rate(rate)"},
     {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},

@@ -67,6 +67,8 @@ int32_t scnn_model_set_trainable(scnn_model *model, int32_t node, int32_t traina
 /* Receptive field of a node in input pixels (Araujo et al. 2019): out[0..1] size (h, w), out[2..3] jump (effective
  * stride), out[4..5] start (centre of the first field). *has_field = 0 for non-spatial nodes (Flatten, Dense). */
 int32_t scnn_model_receptive_field(scnn_model *model, int32_t node, double *out /* 6 */, int32_t *has_field);
+/* Floating-point operations of one sample's forward pass through a node (a multiply-add counts as 2). */
+int32_t scnn_model_node_flops(scnn_model *model, int32_t node, int64_t *out);
 
 /* ---- training ---- */
 /* loss: "categorical_crossentropy" | "sparse_categorical_crossentropy" | "binary_crossentropy" | "mse".
