@@ -11,8 +11,10 @@ import time
 
 import numpy as np
 
-from swiftcnn import layers, models, utils
+from swiftcnn import layers, models, utils, visualization
 from swiftcnn.datasets import fashion_mnist
+
+CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def build_model():
@@ -57,6 +59,52 @@ def main():
 
     write_history_plot(history, os.path.join(args.out, "history.png"))
     print(f"wrote {args.out}/history.png")
+    write_pictures(model, test_images, test_labels.argmax(axis=1), args.out)
+
+
+def save_png(path, image, cmap="gray"):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.imsave(path, image, cmap=cmap if image.ndim == 2 else None, vmin=0, vmax=255)
+
+
+def write_pictures(model, images, labels, out):
+    """What the network sees: activation montages, filter patterns, Grad-CAM overlays and the analysis report."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sample = images[0]
+    for layer in model.layers[:8]:
+        if len(layer.output_shape) == 4:
+            grid = visualization.montage(visualization.activations(model, sample, layer.name)[0], images_per_row=16)
+            save_png(os.path.join(out, f"activations_{layer.name}.png"), grid)
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            grid = visualization.filter_patterns(model, layer.name, count=16, images_per_row=8, size=56, steps=40)
+            save_png(os.path.join(out, f"filters_{layer.name}.png"), grid)
+
+    picks = images[:6]
+    heatmaps = visualization.grad_cam(model, picks)
+    predicted = model.predict(picks).argmax(axis=1)
+    fig, axes = plt.subplots(2, 6, figsize=(13, 5))
+    for i in range(6):
+        axes[0, i].imshow(picks[i, :, :, 0], cmap="gray")
+        axes[0, i].set_title(f"true: {CLASS_NAMES[labels[i]]}", fontsize=8)
+        axes[1, i].imshow(visualization.overlay(picks[i], heatmaps[i], alpha=0.4))
+        axes[1, i].set_title(f"predicted: {CLASS_NAMES[predicted[i]]}", fontsize=8)
+        for ax in axes[:, i]:
+            ax.axis("off")
+    fig.suptitle(f"Grad-CAM at {[l.name for l in model.layers if isinstance(l, layers.Conv2D)][-1]}")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "grad_cam.png"), dpi=100)
+    plt.close(fig)
+
+    report = visualization.analyze(model)
+    print(report)
+    report.to_html(os.path.join(out, "report.html"), sample=sample)
+    print(f"wrote {out}/activations_*.png, filters_*.png, grad_cam.png, report.html")
 
 
 def write_history_plot(history, path):
