@@ -22,22 +22,63 @@ def _unique_model_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
-def _topological_layers(outputs):
-    """The layers that produce `outputs`, each after the layers it consumes."""
-    order, seen = [], set()
+class _Graph:
+    """The layers behind some output tensors. `order` is what the engine runs: every layer after the layers it
+    consumes, with models used as layers expanded into their own layers; `top` lists the layers as the user sees
+    them (a nested model is one entry); `aliases` maps a nested model to the tensor holding its output."""
 
-    def visit(tensor):
+    def __init__(self, outputs):
+        self.order, self.top, self.aliases = [], [], {}
+        self._seen = set()
+        for t in outputs:
+            self._visit(t, top=True)
+
+    def _visit(self, tensor, top):
         layer = tensor._layer
-        if id(layer) in seen:
+        if id(layer) in self._seen:
             return
         for t in tensor._inputs:
-            visit(t)
-        seen.add(id(layer))
-        order.append((layer, tensor._inputs))
+            self._visit(t, top)
+        self._seen.add(id(layer))
+        if top:
+            self.top.append(layer)
+        if isinstance(layer, Model):
+            self._expand(layer, tensor._inputs)
+        else:
+            self.order.append((layer, tensor._inputs))
 
-    for t in outputs:
-        visit(t)
-    return order
+    def _expand(self, model, inputs):
+        """Re-applies a nested model's layers to `inputs` in the outer graph."""
+        if len(inputs) != len(model._inputs):
+            raise ValueError(f"Model '{model.name}' expects {len(model._inputs)} input(s), received {len(inputs)}")
+        mapped = {id(t._layer): outer for t, outer in zip(model._inputs, inputs)}
+        for t, outer in zip(model._inputs, inputs):
+            self.aliases[id(t._layer)] = outer
+        for layer, inner_inputs in model._order:
+            if isinstance(layer, InputLayer):
+                continue
+            new_inputs = tuple(mapped[id(t._layer)] for t in inner_inputs)
+            out = KerasTensor(layer, new_inputs)
+            out._shape = None
+            mapped[id(layer)] = out
+            layer._inbound = list(new_inputs)
+            layer.output = out
+            self._seen.add(id(layer))
+            self.order.append((layer, new_inputs))
+        for inner, outer in model._aliases.items():
+            self.aliases.setdefault(inner, outer)
+        self.aliases[id(model)] = mapped[id(model._outputs[0]._layer)]
+
+    def node_key(self, tensor):
+        """The layer whose engine node holds `tensor` (nested models resolve to their last layer)."""
+        layer = tensor._layer
+        while id(layer) in self.aliases:
+            layer = self.aliases[id(layer)]._layer
+        return id(layer)
+
+
+def _topological_layers(outputs):
+    return _Graph(outputs).order
 
 
 def _infer_shape(tensor):
@@ -45,13 +86,14 @@ def _infer_shape(tensor):
     one place: the engine's layers)."""
     engine = _native.Model()
     nodes = {}
-    for layer, inputs in _topological_layers([tensor]):
+    graph = _Graph([tensor])
+    for layer, inputs in graph.order:
         if isinstance(layer, InputLayer):
             nodes[id(layer)] = engine.add_input(layer.name, layer.shape)
         else:
             nodes[id(layer)] = engine.add_layer(layer._engine_type, layer.name, layer._config_string(),
-                                                [nodes[id(t._layer)] for t in inputs])
-    return tuple(engine.node_shape(nodes[id(tensor._layer)]))
+                                                [nodes[graph.node_key(t)] for t in inputs])
+    return tuple(engine.node_shape(nodes[graph.node_key(tensor)]))
 
 
 def _as_array(data, what):
@@ -92,6 +134,8 @@ class Model:
         self.stop_training = False
         self.history = None
         self._compiled = False
+        self._order, self._top_layers, self._aliases, self._graph = [], [], {}, None
+        self._shares_engine = False
         if type(self) is Model or inputs is not None:
             self._init_graph(inputs, outputs)
 
@@ -110,7 +154,8 @@ class Model:
             if not isinstance(t._layer, InputLayer):
                 raise ValueError(f"Model inputs must come from `layers.Input(...)`; {t!r} is the output of a layer")
         self._single_output = not isinstance(outputs, (list, tuple))
-        order = _topological_layers(self._outputs)
+        graph = _Graph(self._outputs)
+        order = graph.order
         inputs_reached = {id(layer) for layer, _ in order if isinstance(layer, InputLayer)}
         for t in self._inputs:
             if id(t._layer) not in inputs_reached:
@@ -118,12 +163,18 @@ class Model:
         for layer, _ in order:
             if isinstance(layer, InputLayer) and not any(layer is t._layer for t in self._inputs):
                 raise ValueError(f"Graph disconnected: output depends on input '{layer.name}', which is not in `inputs`")
-        self._order = order
+        self._set_graph(graph)
         self._build_engine()
+
+    def _set_graph(self, graph):
+        self._order = graph.order
+        self._top_layers = graph.top
+        self._aliases = graph.aliases
+        self._graph = graph
 
     @property
     def layers(self):
-        return [layer for layer, _ in self._order]
+        return list(self._top_layers)
 
     def _shared_engine(self):
         """The engine of another model when every layer of this one is already in it (an activation model such as
@@ -151,7 +202,9 @@ class Model:
         for layer, inputs in self._order:
             if layer._binding is not None:
                 owner = getattr(layer, "_owner", None)
-                if owner is not None and owner() is not None and owner() is not self:
+                nested = [l for l in self._top_layers if isinstance(l, Model)]
+                if owner is not None and owner() is not None and owner() is not self and \
+                        not any(owner() is m or owner() in getattr(m, "_nested_owners", ()) for m in nested):
                     raise ValueError(f"Layer '{layer.name}' already belongs to model '{owner().name}'; "
                                      "sharing a layer between models is not supported")
                 kept[id(layer)] = layer.get_weights()
@@ -159,23 +212,67 @@ class Model:
                 nodes[id(layer)] = engine.add_input(layer.name, layer.shape)
             else:
                 nodes[id(layer)] = engine.add_layer(layer._engine_type, layer.name, layer._config_string(),
-                                                    [nodes[id(t._layer)] for t in inputs])
-        engine.set_outputs([nodes[id(t._layer)] for t in self._outputs])
+                                                    [nodes[self._graph.node_key(t)] for t in inputs])
+        engine.set_outputs([nodes[self._graph.node_key(t)] for t in self._outputs])
         engine.build(next_seed())
         import weakref
         for layer, inputs in self._order:
             layer._binding = (engine, nodes[id(layer)])
-            layer._input_nodes = [nodes[id(t._layer)] for t in inputs]
+            layer._input_nodes = [nodes[self._graph.node_key(t)] for t in inputs]
             layer._owner = weakref.ref(self)
             if not layer.trainable:
                 engine.set_trainable(nodes[id(layer)], False)
             if id(layer) in kept and kept[id(layer)]:
                 layer.set_weights(kept[id(layer)])
         self._engine = engine
-        self._output_nodes = [nodes[id(t._layer)] for t in self._outputs]
+        self._output_nodes = [nodes[self._graph.node_key(t)] for t in self._outputs]
         self._input_node = nodes[id(self._inputs[0]._layer)]
+        self._share_with_nested_models(engine, nodes)
         if self._compiled:
             self._compile_engine()
+
+    def _share_with_nested_models(self, engine, nodes):
+        """A model nested at the input of this one reads this engine from now on, so both share weights (as in
+        Keras, where `conv_base` and the model built around it hold the same variables)."""
+        for m in self._top_layers:
+            if not isinstance(m, Model):
+                continue
+            m._nested_owners = getattr(m, "_nested_owners", set()) | {self}
+            if m._inputs[0]._layer._binding is None or self._graph.node_key(m._inputs[0]) == id(self._inputs[0]._layer):
+                m._engine = engine
+                m._shares_engine = True
+                m._output_nodes = [nodes[self._graph.node_key(t)] for t in m._outputs]
+                m._input_node = self._input_node
+                m._inputs[0]._layer._binding = (engine, self._input_node)
+            else:
+                m._engine = None    # it now lives inside this model; use this model to run it
+
+    # --- a model used as a layer ---
+    def __call__(self, x):
+        if isinstance(x, (list, tuple)) and x and all(isinstance(t, KerasTensor) for t in x):
+            out = KerasTensor(self, list(x))
+            _ = out.shape
+            return out
+        if isinstance(x, KerasTensor):
+            out = KerasTensor(self, [x])
+            _ = out.shape
+            return out
+        return self.predict(x)
+
+    @property
+    def _binding(self):
+        """The engine node of this model's output when it is nested in another model (the layer protocol)."""
+        if self._engine is None:
+            return None
+        return (self._engine, self._output_nodes[0])
+
+    @property
+    def _input_nodes(self):
+        return [self._input_node] if self._engine is not None else []
+
+    @property
+    def _inbound(self):
+        return []
 
     @property
     def built(self):
@@ -211,6 +308,16 @@ class Model:
     @property
     def output_shape(self):
         return self.output.shape
+
+    def _find_layer(self, name):
+        """A layer by name, looking inside nested models too."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        for layer, _ in self._order:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index into `model.layers`."""
@@ -253,7 +360,8 @@ class Model:
                 layer.set_weights(chunk)
 
     def count_params(self):
-        self._require_built("count_params")
+        if not self.layers or any(not layer.built for layer in self.layers):
+            self._require_built("count_params")
         return sum(layer.count_params() for layer in self.layers)
 
     @property
@@ -539,11 +647,6 @@ class Model:
         warnings.warn("`Model.predict_generator` is deprecated; use `Model.predict`.", DeprecationWarning, stacklevel=2)
         return self.predict(generator, *args, **kwargs)
 
-    def __call__(self, x):
-        if isinstance(x, KerasTensor):
-            raise NotImplementedError("Calling a model on a symbolic tensor (nesting models) is not supported yet")
-        return self.predict(x)
-
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimisation step on one batch; returns `loss` or `[loss, metric]` of that batch."""
         self._require_compiled()
@@ -597,7 +700,7 @@ class Model:
             lines.append(fmt(r))
             lines.append("_" * total_width if i < len(rows) - 1 else "=" * total_width)
         total = self.count_params()
-        trainable = sum(layer.count_params() - _non_trainable_in_layer(layer) for layer in self.layers if layer.trainable)
+        trainable = sum(_trainable_count(layer) for layer in self.layers)
         lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                   f"Non-trainable params: {total - trainable:,}", "_" * total_width]
         for line in lines:
@@ -607,11 +710,15 @@ class Model:
         return {"name": self.name, "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
 
 
-def _non_trainable_in_layer(layer):
-    """Parameters a trainable layer still never trains (BatchNormalization's moving statistics)."""
-    if type(layer).__name__ == "BatchNormalization":
-        return 2 * layer.output_shape[-1]
-    return 0
+def _trainable_count(layer):
+    """Parameters the optimizer updates: none for a frozen layer, all but BatchNormalization's moving statistics
+    for a trainable one, summed through nested models."""
+    if isinstance(layer, Model):
+        return sum(_trainable_count(l) for l in layer.layers)
+    if not layer.trainable:
+        return 0
+    frozen = 2 * layer.output_shape[-1] if type(layer).__name__ == "BatchNormalization" else 0
+    return layer.count_params() - frozen
 
 
 class Sequential(Model):
@@ -640,7 +747,9 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             self.add(layer.output)
             return
-        if not isinstance(layer, Layer):
+        if isinstance(layer, Model) and not layer.built:
+            raise ValueError(f"Model '{layer.name}' must be built (have an input shape) before it is nested in another model")
+        if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r} "
                             f"of type {type(layer)}.")
         if any(l is layer for l in self._stack):
@@ -649,7 +758,10 @@ class Sequential(Model):
             raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{layer.name}' "
                              "is already the name of a layer in this model.")
         self._stack.append(layer)
-        if self._input_tensor is None and len(self._stack) == 1 and layer._input_shape_arg is not None:
+        if self._input_tensor is None and len(self._stack) == 1 and isinstance(layer, Model):
+            from .layers import Input
+            self._input_tensor = Input(shape=layer.input_shape[1:])
+        elif self._input_tensor is None and len(self._stack) == 1 and layer._input_shape_arg is not None:
             from .layers import Input
             self._input_tensor = Input(shape=layer._input_shape_arg)
         if self._input_tensor is not None:
@@ -674,12 +786,14 @@ class Sequential(Model):
     def _rebuild(self):
         tensor = self._input_tensor
         for layer in self._stack:
-            inbound = [tensor]
-            tensor = KerasTensor(layer, inbound)
-            layer._inbound = inbound
-            layer.output = tensor
+            tensor = KerasTensor(layer, [tensor])
+            if not isinstance(layer, Model):
+                layer._inbound = list(tensor._inputs)
+                layer.output = tensor
         self._inputs, self._outputs = [self._input_tensor], [tensor]
-        self._order = [(self._input_tensor._layer, ())] + [(l, tuple(l._inbound)) for l in self._stack]
+        graph = _Graph(self._outputs)
+        self._set_graph(graph)
+        self._top_layers = list(self._stack)
         self._build_engine()
 
     @property

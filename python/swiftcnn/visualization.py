@@ -17,10 +17,9 @@ __all__ = ["activations", "montage", "filter_pattern", "filter_patterns", "grad_
 def _layer_and_node(model, layer_name):
     if not model.built:
         raise ValueError("The model is not built yet: give it an input shape or call it on data first.")
-    if isinstance(layer_name, int):
-        layer = model.get_layer(index=layer_name)
-    else:
-        layer = model.get_layer(name=layer_name)
+    layer = model.get_layer(index=layer_name) if isinstance(layer_name, int) else model._find_layer(layer_name)
+    if layer._binding is None or layer._binding[0] is not model._engine:
+        raise ValueError(f"Layer '{layer.name}' is not part of model '{model.name}' as built")
     return layer, layer._binding[1]
 
 
@@ -81,7 +80,8 @@ def _engine_for_input(model, layer, input_shape):
         if isinstance(l, InputLayer):
             nodes[id(l)] = engine.add_input(l.name, input_shape)
         else:
-            nodes[id(l)] = engine.add_layer(l._engine_type, l.name, l._config_string(), [nodes[id(t._layer)] for t in inputs])
+            nodes[id(l)] = engine.add_layer(l._engine_type, l.name, l._config_string(),
+                                            [nodes[model._graph.node_key(t)] for t in inputs])
         if l is layer:
             break
     engine.build(1)
@@ -164,7 +164,7 @@ def filter_patterns(model, layer_name, count=16, images_per_row=8, size=None, st
 
 
 def _last_conv(model):
-    convs = [l for l in model.layers if isinstance(l, Conv2D)]
+    convs = [l for l, _ in model._order if isinstance(l, Conv2D)]
     if not convs:
         raise ValueError("grad_cam needs a convolutional layer; the model has none (pass layer_name=...)")
     return convs[-1]
@@ -195,7 +195,7 @@ def grad_cam(model, x, layer_name=None, class_index=None):
     # The class score before softmax: seed the pre-activation of a Dense(softmax); for a separate Softmax or
     # Activation layer, seed its input instead.
     seed_node, seed_shape, pre = out_node, out_shape, True
-    final = next(l for l in model.layers if l._binding[1] == out_node)
+    final = next(l for l, _ in model._order if l._binding is not None and l._binding[1] == out_node)
     if type(final).__name__ in ("Softmax", "Activation") and final._input_nodes:
         seed_node, pre = final._input_nodes[0], False
         seed_shape = tuple(engine.node_shape(seed_node))

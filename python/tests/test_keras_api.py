@@ -232,3 +232,45 @@ def test_same_seed_same_training():
     utils.set_random_seed(8)
     other = models.Sequential([layers.Conv2D(4, 3, input_shape=(8, 8, 1))]).get_weights()
     assert not np.array_equal(other[0], first[0])
+
+
+def test_nested_model_frozen_base_and_fine_tuning():
+    """The VGG16-chapter pattern: a built conv base inside a Sequential, frozen, then partly unfrozen."""
+    base = models.Sequential([layers.Conv2D(8, 3, activation="relu", input_shape=(12, 12, 3)), layers.MaxPooling2D(),
+                              layers.Conv2D(8, 3, activation="relu", name="top_conv")], name="conv_base")
+    model = models.Sequential([base, layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+    assert [l.name for l in model.layers] == ["conv_base", model.layers[1].name, model.layers[2].name]
+    assert model.count_params() == base.count_params() + 3 * 3 * 8 + 1
+    base.trainable = False
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert f"Non-trainable params: {base.count_params():,}" in "\n".join(lines)
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(32, 12, 12, 3)), np.arange(32) % 2
+    frozen, head = base.get_weights(), model.layers[-1].get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(base.get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(model.layers[-1].get_weights()[0], head[0])
+    # base and model share weights: the base alone predicts what the model's inner layer computes
+    np.testing.assert_allclose(base.predict(x[:4]), models.Model(model.input, base.layers[-1].output).predict(x[:4]), rtol=1e-6)
+    base.trainable = True
+    base.layers[0].trainable = False
+    model.compile(optimizers.RMSprop(learning_rate=1e-5), "binary_crossentropy")
+    first, top = base.layers[0].get_weights(), base.get_layer("top_conv").get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(base.layers[0].get_weights()[0], first[0])
+    assert not np.array_equal(base.get_layer("top_conv").get_weights()[0], top[0])
+
+
+def test_model_called_on_a_tensor():
+    inner_in = layers.Input(shape=(6, 6, 2))
+    inner = models.Model(inner_in, layers.Conv2D(4, 3, padding="same", activation="relu")(inner_in), name="block")
+    inputs = layers.Input(shape=(6, 6, 2))
+    x = inner(inputs)
+    assert x.shape == (None, 6, 6, 4)
+    outputs = layers.Dense(3, activation="softmax")(layers.Flatten()(x))
+    model = models.Model(inputs, outputs)
+    assert model.layers[1] is inner
+    assert model.predict(np.zeros((2, 6, 6, 2))).shape == (2, 3)

@@ -148,3 +148,13 @@ def test_plot_history():
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     fig = vis.plot_history(model.fit(x, y, epochs=2, validation_split=0.25, verbose=0))
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+
+
+def test_grad_cam_through_a_nested_model():
+    inner = trained_square_model()
+    outer = models.Sequential([inner])
+    img = np.random.default_rng(5).uniform(0, 0.2, size=(16, 16, 1)).astype(np.float32)
+    img[9:12, 3:6] = 1
+    heat = vis.grad_cam(outer, img, class_index=1)
+    np.testing.assert_allclose(heat, vis.grad_cam(inner, img, class_index=1), atol=1e-6)
+    assert vis.activations(outer, img, inner.layers[0].name).shape == (1, 16, 16, 8)
