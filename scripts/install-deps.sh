@@ -15,7 +15,7 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
 fi
 
 missing=()
-for pkg in numpy pytest matplotlib setuptools nbclient nbformat ipykernel; do
+for pkg in numpy pytest matplotlib setuptools nbclient nbformat ipykernel h5py; do
     "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

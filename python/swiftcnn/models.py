@@ -707,7 +707,30 @@ class Model:
             print_fn(line)
 
     def get_config(self):
-        return {"name": self.name, "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+        from .saving import _model_spec
+        return _model_spec(self)
+
+    # ---------- saving ----------
+    def save(self, filepath, overwrite=True):
+        """Writes architecture, weights, optimizer state and compile settings to one file, atomically."""
+        import os
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        from .saving import save_model
+        return save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Writes the weights (a swiftcnn file; a path ending in .h5 gets the Keras 3 `.weights.h5` layout)."""
+        import os
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        from .saving import save_weights
+        return save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Reads weights saved by swiftcnn, or by Keras (`.weights.h5`, legacy `.h5`) for the same structure."""
+        from .saving import load_weights
+        load_weights(self, filepath)
 
 
 def _trainable_count(layer):
@@ -816,17 +839,11 @@ class Sequential(Model):
 
 
 def clone_model(model):
-    """A new model of the same architecture with freshly initialised weights."""
-    if isinstance(model, Sequential):
-        layers = [type(l).from_config({k: v for k, v in l.get_config().items() if k != "name"}) for l in model.layers]
-        clone = Sequential(name=None)
-        if model._input_tensor is not None:
-            from .layers import Input
-            clone.add(Input(shape=model._input_tensor.shape[1:]))
-        for l in layers:
-            clone.add(l)
-        return clone
-    raise NotImplementedError("clone_model supports Sequential models")
+    """A new model of the same architecture (new layers, freshly initialised weights), as Keras does."""
+    from .saving import _build_model, _model_spec
+    spec = _model_spec(model)
+    spec["name"] = _unique_model_name(spec["name"] + "_clone")
+    return _build_model(spec)
 
 
 def load_model(path, **kwargs):
