@@ -222,3 +222,68 @@ public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
         }
     }
 }
+
+/// Reads and checks the (pointer, count) pairs of a multi-input call.
+private func inputArrays(_ xs: UnsafePointer<UnsafePointer<Float>?>?, _ counts: UnsafePointer<Int64>?,
+                         _ n: Int32) throws -> ([UnsafePointer<Float>], [Int]) {
+    guard n >= 1, n <= 1024 else { throw SwiftCNNError.invalidArgument("number of inputs must be 1...1024, received \(n)") }
+    let xs = try required(xs, "xs"), counts = try required(counts, "counts")
+    var pointers: [UnsafePointer<Float>] = [], sizes: [Int] = []
+    for i in 0..<Int(n) {
+        pointers.append(try required(xs[i], "xs[\(i)]"))
+        guard counts[i] >= 0 else { throw SwiftCNNError.invalidArgument("counts[\(i)] must be >= 0") }
+        sizes.append(Int(counts[i]))
+    }
+    return (pointers, sizes)
+}
+
+private func multiStep(_ name: String, _ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
+                       _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?, _ yCount: Int64,
+                       _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?, _ metricOut: UnsafeMutablePointer<Double>?,
+                       train: Bool) -> Int32 {
+    guarded(name) {
+        let (pointers, sizes) = try inputArrays(xs, counts, n)
+        let y = try required(y, "y")
+        let lossOut = try required(lossOut, "loss_out"), metricOut = try required(metricOut, "metric_out")
+        guard batch > 0, yCount >= 0 else { throw SwiftCNNError.invalidArgument("\(name): batch must be > 0") }
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            h.didBackward = false
+            let r = train
+                ? try h.model.trainStep(inputs: pointers, counts: sizes, y: y, yCount: Int(yCount), batch: Int(batch))
+                : try h.model.testStep(inputs: pointers, counts: sizes, y: y, yCount: Int(yCount), batch: Int(batch))
+            lossOut.pointee = r.loss
+            metricOut.pointee = r.metric
+        }
+    }
+}
+
+@_cdecl("scnn_model_train_step_multi")
+public func scnn_model_train_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
+                                        _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
+                                        _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
+                                        _ metricOut: UnsafeMutablePointer<Double>?) -> Int32 {
+    multiStep("scnn_model_train_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: true)
+}
+
+@_cdecl("scnn_model_test_step_multi")
+public func scnn_model_test_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
+                                       _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
+                                       _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
+                                       _ metricOut: UnsafeMutablePointer<Double>?) -> Int32 {
+    multiStep("scnn_model_test_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: false)
+}
+
+@_cdecl("scnn_model_forward_multi")
+public func scnn_model_forward_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
+                                     _ counts: UnsafePointer<Int64>?, _ n: Int32, _ batch: Int64, _ training: Int32) -> Int32 {
+    guarded("scnn_model_forward_multi") {
+        let (pointers, sizes) = try inputArrays(xs, counts, n)
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            try h.model.checkInputs(pointers, sizes, Int(batch))
+            h.graph.forward(inputs: pointers, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            h.didBackward = false
+        }
+    }
+}

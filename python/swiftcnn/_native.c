@@ -240,6 +240,71 @@ static PyObject *run_step(ModelObject *self, PyObject *args, int train) {
     return Py_BuildValue("(dd)", loss, metric);
 }
 
+/* Converts a list of array-likes to float32 arrays; fills pointers and counts. Returns the count or -1. */
+static Py_ssize_t convert_inputs(PyObject *list, PyArrayObject **arrays, const float **pointers, int64_t *counts,
+                                 Py_ssize_t cap) {
+    PyObject *seq = PySequence_Fast(list, "inputs must be a list of arrays");
+    if (!seq) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > cap) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "between 1 and 64 input arrays expected"); return -1; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        arrays[i] = as_float32(PySequence_Fast_GET_ITEM(seq, i));
+        if (!arrays[i]) { for (Py_ssize_t j = 0; j < i; j++) Py_DECREF(arrays[j]); Py_DECREF(seq); return -1; }
+        pointers[i] = PyArray_DATA(arrays[i]);
+        counts[i] = PyArray_SIZE(arrays[i]);
+    }
+    Py_DECREF(seq);
+    return n;
+}
+
+/* train_step_multi / test_step_multi: ([x0, x1, ...], y, batch) -> (loss, metric) */
+static PyObject *run_step_multi(ModelObject *self, PyObject *args, int train) {
+    PyObject *xs_obj, *y_obj;
+    long long batch;
+    if (!PyArg_ParseTuple(args, "OOL", &xs_obj, &y_obj, &batch)) return NULL;
+    PyArrayObject *arrays[64];
+    const float *pointers[64];
+    int64_t counts[64];
+    Py_ssize_t n = convert_inputs(xs_obj, arrays, pointers, counts, 64);
+    if (n < 0) return NULL;
+    PyArrayObject *y = as_float32(y_obj);
+    if (!y) { for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(arrays[i]); return NULL; }
+    double loss = 0, metric = 0;
+    int32_t status;
+    const float *yp = PyArray_DATA(y);
+    int64_t yn = PyArray_SIZE(y);
+    Py_BEGIN_ALLOW_THREADS
+    status = train ? scnn_model_train_step_multi(self->model, pointers, counts, (int32_t)n, yp, yn, batch, &loss, &metric)
+                   : scnn_model_test_step_multi(self->model, pointers, counts, (int32_t)n, yp, yn, batch, &loss, &metric);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(arrays[i]);
+    Py_DECREF(y);
+    if (status != SCNN_OK) return raise_status(status);
+    return Py_BuildValue("(dd)", loss, metric);
+}
+
+static PyObject *Model_train_step_multi(ModelObject *self, PyObject *args) { return run_step_multi(self, args, 1); }
+static PyObject *Model_test_step_multi(ModelObject *self, PyObject *args) { return run_step_multi(self, args, 0); }
+
+static PyObject *Model_forward_multi(ModelObject *self, PyObject *args) {
+    PyObject *xs_obj;
+    long long batch;
+    int training;
+    if (!PyArg_ParseTuple(args, "OLp", &xs_obj, &batch, &training)) return NULL;
+    PyArrayObject *arrays[64];
+    const float *pointers[64];
+    int64_t counts[64];
+    Py_ssize_t n = convert_inputs(xs_obj, arrays, pointers, counts, 64);
+    if (n < 0) return NULL;
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_forward_multi(self->model, pointers, counts, (int32_t)n, batch, training);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(arrays[i]);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Model_train_step(ModelObject *self, PyObject *args) { return run_step(self, args, 1); }
 static PyObject *Model_test_step(ModelObject *self, PyObject *args) { return run_step(self, args, 0); }
 
@@ -361,6 +426,9 @@ static PyMethodDef Model_methods[] = {
     {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},
     {"train_step", (PyCFunction)Model_train_step, METH_VARARGS, "train_step(x, y, batch) -> (loss, metric)"},
     {"test_step", (PyCFunction)Model_test_step, METH_VARARGS, "test_step(x, y, batch) -> (loss, metric)"},
+    {"train_step_multi", (PyCFunction)Model_train_step_multi, METH_VARARGS, "train_step_multi(xs, y, batch)"},
+    {"test_step_multi", (PyCFunction)Model_test_step_multi, METH_VARARGS, "test_step_multi(xs, y, batch)"},
+    {"forward_multi", (PyCFunction)Model_forward_multi, METH_VARARGS, "forward_multi(xs, batch, training)"},
     {"predict", (PyCFunction)Model_predict, METH_VARARGS, "predict(x, batch, out)"},
     {"forward", (PyCFunction)Model_forward, METH_VARARGS, "forward(x, batch, training)"},
     {"read_activation", (PyCFunction)Model_read_activation, METH_VARARGS, "read_activation(node, out)"},

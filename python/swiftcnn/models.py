@@ -119,6 +119,19 @@ def _check_finite(a, what):
         raise ValueError(f"`{what}` contains NaN or infinite values (first at index {tuple(int(i) for i in bad)})")
 
 
+class _Inputs:
+    """The arrays of a model with several inputs, sliced together."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, idx):
+        return _Inputs([a[idx] for a in self.arrays])
+
+
 class Model:
     """A graph of layers with a loss and an optimizer. `Model(inputs, outputs)` builds it from the functional API;
     `Sequential` from a list of layers."""
@@ -423,6 +436,8 @@ class Model:
         return
 
     def _prepare_x(self, x, what="x"):
+        if len(getattr(self, "_inputs", [])) > 1:
+            return self._prepare_inputs(x, what)
         a = _as_array(x, what)
         self._ensure_built_for(a)
         self._require_built(what)
@@ -471,9 +486,41 @@ class Model:
             raise ValueError("binary_crossentropy: targets must be in [0, 1]")
         return np.ascontiguousarray(a.reshape(n, -1), dtype=np.float32)
 
+    def _prepare_inputs(self, x, what):
+        """Data for a model with several inputs: a list (in input order) or a dict keyed by input name."""
+        names = [t._layer.name for t in self._inputs]
+        if isinstance(x, dict):
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise ValueError(f"`{what}` is missing data for input(s) {missing}; the model's inputs are {names}")
+            x = [x[n] for n in names]
+        if not isinstance(x, (list, tuple)) or len(x) != len(names):
+            raise ValueError(f"Model '{self.name}' has {len(names)} inputs ({names}); `{what}` must be a list of "
+                             f"{len(names)} arrays or a dict keyed by input name")
+        arrays = []
+        for t, data in zip(self._inputs, x):
+            a = _as_array(data, f"{what} for input '{t._layer.name}'")
+            if a.shape[1:] != t.shape[1:]:
+                raise ValueError(f"Input '{t._layer.name}' of model '{self.name}' is incompatible: expected shape "
+                                 f"(None, {', '.join(map(str, t.shape[1:]))}), found shape={a.shape}")
+            _check_finite(a, what)
+            arrays.append(a)
+        if len({len(a) for a in arrays}) != 1:
+            raise ValueError(f"Data cardinality is ambiguous: input sizes {[len(a) for a in arrays]}. "
+                             "Make sure all arrays contain the same number of samples.")
+        return _Inputs(arrays)
+
     @staticmethod
     def _batch(a, idx):
+        if isinstance(a, _Inputs):
+            return [np.ascontiguousarray(x[idx], dtype=np.float32) for x in a.arrays]
         return np.ascontiguousarray(a[idx], dtype=np.float32)
+
+    def _step(self, train, xb, yb, n):
+        """One engine step (GIL released inside); several inputs go through the multi-input entry points."""
+        if isinstance(xb, list):
+            return (self._engine.train_step_multi if train else self._engine.test_step_multi)(xb, yb, n)
+        return (self._engine.train_step if train else self._engine.test_step)(xb, yb, n)
 
     # ---------- training ----------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -537,7 +584,7 @@ class Model:
                 for step in range(steps):
                     idx = order[step * batch_size:(step + 1) * batch_size]
                     cb.on_train_batch_begin(step)
-                    loss, metric = self._engine.train_step(self._batch(x, idx), y[idx], len(idx))
+                    loss, metric = self._step(True, self._batch(x, idx), y[idx], len(idx))
                     seen += len(idx)
                     loss_sum += loss * len(idx)
                     metric_sum += metric * len(idx)
@@ -578,7 +625,7 @@ class Model:
         seen = 0
         for step in range(total):
             s, e = step * batch_size, min((step + 1) * batch_size, n)
-            loss, metric = self._engine.test_step(x[s:e], y[s:e], e - s)
+            loss, metric = self._step(False, self._batch(x, slice(s, e)), y[s:e], e - s)
             loss_sum += loss * (e - s)
             metric_sum += metric * (e - s)
             seen += e - s
@@ -630,11 +677,14 @@ class Model:
         bar = callbacks_module.Progbar(total, verbose=1) if verbose == 1 else None
         for step in range(total):
             s, e = step * batch_size, min((step + 1) * batch_size, n)
-            xb = np.ascontiguousarray(x[s:e], dtype=np.float32)
-            if len(outs) == 1 and not self._shares_engine:
+            xb = self._batch(x, slice(s, e))
+            if len(outs) == 1 and not self._shares_engine and not isinstance(xb, list):
                 self._engine.predict(xb, e - s, outs[0][s:e])
             else:
-                self._engine.forward(xb, e - s, False)
+                if isinstance(xb, list):
+                    self._engine.forward_multi(xb, e - s, False)
+                else:
+                    self._engine.forward(xb, e - s, False)
                 for node, out in zip(self._output_nodes, outs):
                     self._engine.read_activation(node, out[s:e])
             if bar is not None:
@@ -652,14 +702,14 @@ class Model:
         self._require_compiled()
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
-        loss, metric = self._engine.train_step(np.ascontiguousarray(x, dtype=np.float32), y, len(x))
+        loss, metric = self._step(True, self._batch(x, slice(None)), y, len(x))
         return self._result(loss, metric, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled()
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
-        loss, metric = self._engine.test_step(np.ascontiguousarray(x, dtype=np.float32), y, len(x))
+        loss, metric = self._step(False, self._batch(x, slice(None)), y, len(x))
         return self._result(loss, metric, return_dict)
 
     def predict_on_batch(self, x):

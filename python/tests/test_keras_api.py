@@ -274,3 +274,26 @@ def test_model_called_on_a_tensor():
     model = models.Model(inputs, outputs)
     assert model.layers[1] is inner
     assert model.predict(np.zeros((2, 6, 6, 2))).shape == (2, 3)
+
+
+def test_functional_model_with_two_inputs_and_two_outputs():
+    image = layers.Input(shape=(8, 8, 1), name="image")
+    meta = layers.Input(shape=(4,), name="meta")
+    features = layers.Flatten()(layers.Conv2D(2, 3, activation="relu")(image))
+    joined = layers.Concatenate()([features, layers.Dense(4, activation="relu")(meta)])
+    out = layers.Dense(3, activation="softmax")(joined)
+    model = models.Model([image, meta], out)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    xa, xb, y = rng.uniform(size=(30, 8, 8, 1)), rng.uniform(size=(30, 4)), np.arange(30) % 3
+    history = model.fit([xa, xb], y, epochs=3, batch_size=8, verbose=0, validation_split=0.2)
+    assert len(history.history["val_loss"]) == 3
+    np.testing.assert_array_equal(model.predict([xa, xb]), model.predict({"image": xa, "meta": xb}))
+    assert len(model.evaluate([xa, xb], y, verbose=0)) == 2
+    with pytest.raises(ValueError, match="2 inputs"):
+        model.fit(xa, y, verbose=0)
+    with pytest.raises(ValueError, match="cardinality"):
+        model.predict([xa, xb[:5]])
+    both = models.Model([image, meta], [out, joined])
+    p, j = both.predict([xa, xb])
+    assert p.shape == (30, 3) and j.shape == (30, 6 * 6 * 2 + 4)

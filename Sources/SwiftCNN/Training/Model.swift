@@ -27,9 +27,9 @@ public final class Model {
     /// Sets loss, optimizer and metric and resets the optimizer's state.
     public func compile(optimizer: Optimizer, loss: Loss, metric: Metric?) throws {
         guard graph.isBuilt else { throw SwiftCNNError.invalidState("Build the model before compiling it.") }
-        guard graph.inputNodes.count == 1, graph.outputNodes.count == 1 else {
-            throw SwiftCNNError.invalidArgument("Training supports models with one input and one output; this model has "
-                + "\(graph.inputNodes.count) inputs and \(graph.outputNodes.count) outputs.")
+        guard graph.outputNodes.count == 1 else {
+            throw SwiftCNNError.invalidArgument("Training supports models with one output (one loss); this model has "
+                + "\(graph.outputNodes.count) outputs.")
         }
         try optimizer.validate()
         optimizer.reset(parameterCount: graph.parameterCount)
@@ -81,6 +81,59 @@ public final class Model {
         updateTrainableRanges()
         optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
         return (value, score)
+    }
+
+    /// One optimisation step for a model with several inputs: `inputs[i]` holds batch × shape of input i.
+    public func trainStep(inputs: [UnsafePointer<Float>], counts: [Int], y: UnsafePointer<Float>, yCount: Int,
+                          batch: Int) throws -> (loss: Double, metric: Double) {
+        guard let loss, let optimizer else {
+            throw SwiftCNNError.invalidState("You must call `compile()` before using the model.")
+        }
+        try checkInputs(inputs, counts, batch)
+        try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+        stepCounter &+= 1
+        graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: seed &+ stepCounter &* 0x9E37_79B9)
+        let rows = batch * outputSize / classes
+        lossGradient.reserve(batch * outputSize)
+        let prediction = graph.activation(outputNode)
+        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
+                                 gradient: lossGradient.pointer)
+        let score = metricValue(prediction, y, rows)
+        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
+        updateTrainableRanges()
+        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
+        return (value, score)
+    }
+
+    /// Loss and metric for a model with several inputs, in inference mode.
+    public func testStep(inputs: [UnsafePointer<Float>], counts: [Int], y: UnsafePointer<Float>, yCount: Int,
+                         batch: Int) throws -> (loss: Double, metric: Double) {
+        guard let loss else { throw SwiftCNNError.invalidState("You must call `compile()` before using the model.") }
+        try checkInputs(inputs, counts, batch)
+        try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+        graph.forward(inputs: inputs, batch: batch, training: false)
+        let rows = batch * outputSize / classes
+        let prediction = graph.activation(outputNode)
+        return (loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes, gradient: nil),
+                metricValue(prediction, y, rows))
+    }
+
+    /// Checks the data of every model input: count and finiteness.
+    public func checkInputs(_ inputs: [UnsafePointer<Float>], _ counts: [Int], _ batch: Int) throws {
+        guard batch > 0 else { throw SwiftCNNError.invalidArgument("The batch is empty (0 samples).") }
+        guard inputs.count == graph.inputNodes.count, counts.count == inputs.count else {
+            throw SwiftCNNError.invalidArgument("The model has \(graph.inputNodes.count) inputs; received \(inputs.count) arrays.")
+        }
+        for (k, node) in graph.inputNodes.enumerated() {
+            let n = graph.nodes[node]
+            guard counts[k] == batch * n.sampleSize else {
+                throw SwiftCNNError.invalidArgument("Input \(k) ('\(n.layer.name)') has \(counts[k]) values, but \(batch) samples "
+                    + "of shape \(describeShape(n.shape, batch: false)) need \(batch * n.sampleSize).")
+            }
+            try checkFinite(inputs[k], counts[k])
+        }
     }
 
     /// Loss and metric on a batch in inference mode.

@@ -96,6 +96,14 @@ int32_t scnn_model_test_step(scnn_model *model, const float *x, int64_t x_count,
 int32_t scnn_model_predict(scnn_model *model, const float *x, int64_t x_count, int64_t batch, float *out,
                            int64_t out_count);
 
+/* Models with several inputs: `xs[i]` holds `counts[i]` floats (batch x shape of input i, in input order). */
+int32_t scnn_model_train_step_multi(scnn_model *model, const float *const *xs, const int64_t *counts, int32_t n,
+                                    const float *y, int64_t y_count, int64_t batch, double *loss_out, double *metric_out);
+int32_t scnn_model_test_step_multi(scnn_model *model, const float *const *xs, const int64_t *counts, int32_t n,
+                                   const float *y, int64_t y_count, int64_t batch, double *loss_out, double *metric_out);
+int32_t scnn_model_forward_multi(scnn_model *model, const float *const *xs, const int64_t *counts, int32_t n,
+                                 int64_t batch, int32_t training);
+
 /* ---- looking inside: activations and gradients at any node ---- */
 /* Forward pass keeping every node's activation (training != 0: dropout active). */
 int32_t scnn_model_forward(scnn_model *model, const float *x, int64_t x_count, int64_t batch, int32_t training);
