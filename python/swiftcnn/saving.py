@@ -270,17 +270,24 @@ def _h5py():
         raise ImportError("reading and writing Keras .h5 files needs h5py: pip install h5py") from None
 
 
+def _natural(name):
+    import re
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
 def _read_keras_weights(model, path):
+    """Weight lists per layer name from a Keras file, matched to the model's layers: by name when every layer's
+    name is in the file, otherwise in order, each layer taking the next file entry whose shapes fit."""
     h5py = _h5py()
     layers = _weighted_layers(model)
+    entries = []   # (name, [arrays]) in file order
     with h5py.File(path, "r") as f:
-        groups = []
-        if "layers" in f:                                  # Keras 3 .weights.h5
-            def walk(group):
-                for name in group:                          # h5py lists names sorted; use the stored order if any
+        if "layers" in f:                                  # Keras 3 .weights.h5: layers/<name>/vars/<i>
+            def walk(group, prefix=""):
+                for name in sorted(group, key=_natural):
                     g = group[name]
                     if "vars" in g and len(g["vars"]):
-                        groups.append([np.asarray(g["vars"][k]) for k in sorted(g["vars"], key=int)])
+                        entries.append((name, [np.asarray(g["vars"][k]) for k in sorted(g["vars"], key=int)]))
                     if "layers" in g:
                         walk(g["layers"])
             walk(f["layers"])
@@ -291,21 +298,32 @@ def _read_keras_weights(model, path):
                 g = root[name]
                 wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
                 if wnames:
-                    groups.append([np.asarray(g[w]) for w in wnames])
-    if len(groups) != len(layers):
-        raise ValueError(f"{path} holds weights for {len(groups)} layers, but the model has {len(layers)} layers "
-                         "with weights")
-    by_layer = {id(l): g for l, g in zip(layers, groups)}
-    flat = []
-    for layer in layers:
+                    entries.append((name, [np.asarray(g[w]) for w in wnames]))
+
+    def fits(layer, arrays):
         current = layer.get_weights()
-        given = by_layer[id(layer)]
-        if len(given) != len(current) or any(a.shape != b.shape for a, b in zip(given, current)):
-            raise ValueError(f"{path}: weights for layer '{layer.name}' have shapes {[a.shape for a in given]}, "
-                             f"expected {[b.shape for b in current]}")
-        flat += given
-    # model.set_weights takes every layer's weights in model order; the weighted layers are exactly those.
-    return flat
+        return len(arrays) == len(current) and all(a.shape == b.shape for a, b in zip(arrays, current))
+
+    by_name = dict(entries)
+    if all(layer.name in by_name for layer in layers):
+        chosen = [by_name[layer.name] for layer in layers]
+    else:
+        if len(entries) != len(layers):
+            raise ValueError(f"{path} holds weights for {len(entries)} layers, but the model has {len(layers)} "
+                             "layers with weights")
+        chosen, used = [], set()
+        for layer in layers:
+            pick = next((i for i, (_, arrays) in enumerate(entries) if i not in used and fits(layer, arrays)), None)
+            if pick is None:
+                raise ValueError(f"{path}: no weights in the file fit layer '{layer.name}' "
+                                 f"(shapes {[w.shape for w in layer.get_weights()]})")
+            used.add(pick)
+            chosen.append(entries[pick][1])
+    for layer, arrays in zip(layers, chosen):
+        if not fits(layer, arrays):
+            raise ValueError(f"{path}: weights for layer '{layer.name}' have shapes {[a.shape for a in arrays]}, "
+                             f"expected {[b.shape for b in layer.get_weights()]}")
+    return [a for arrays in chosen for a in arrays]
 
 
 def _save_keras_weights(model, path):

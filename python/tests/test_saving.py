@@ -160,3 +160,18 @@ def test_clone_model_has_fresh_weights():
     clone = models.clone_model(model)
     assert clone.count_params() == model.count_params()
     assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
+
+
+def test_weights_saved_by_keras_give_kerass_predictions():
+    """Fixtures written by Keras 3 (python/tests/data/make_keras_fixture.py): the textbook convnet."""
+    pytest.importorskip("h5py")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    expected = np.load(os.path.join(here, "keras_convnet_predictions.npz"))
+    for name in ["keras_convnet.weights.h5", "keras_convnet_legacy.h5"]:
+        model = models.Sequential([
+            layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
+            layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")])
+        model.load_weights(os.path.join(here, name))
+        np.testing.assert_allclose(model.predict(expected["x"]), expected["predictions"], atol=1e-5, err_msg=name)

@@ -1,0 +1,164 @@
+"""Side-by-side benchmark: the same model, data and thread count in swiftcnn and its peers, in one run.
+
+    python bench/run.py [--quick] [--threads 2]
+
+Each framework runs in its own subprocess (so its peak RSS is its own); repetitions alternate between frameworks.
+Prints a table (images/s as the median of steady-state steps, warm-up excluded; ratio swiftcnn / peer; peak RSS)
+and writes it as JSON to bench/results/<date>.json.
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRAMEWORKS = ["swiftcnn", "keras", "torch"]
+
+
+def worker(framework, workload, threads, steps):
+    """Runs inside the subprocess: times `steps` training steps and inference batches; prints one JSON line."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import resource
+    import time
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    spec = WORKLOADS[workload]
+    batch, shape = spec["batch"], spec["shape"]
+    x = rng.uniform(size=(batch,) + shape).astype(np.float32)
+    y = rng.integers(0, spec["classes"], size=batch)
+    xi = rng.uniform(size=(spec["infer_batch"],) + shape).astype(np.float32)
+    train_step, infer_step, params = BUILDERS[framework](workload, threads)
+    times = []
+    for i in range(steps + 3):
+        t = time.perf_counter()
+        train_step(x, y)
+        if i >= 3:
+            times.append(time.perf_counter() - t)
+    infer = []
+    for i in range(max(steps // 2, 3) + 2):
+        t = time.perf_counter()
+        infer_step(xi)
+        if i >= 2:
+            infer.append(time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"train": batch / statistics.median(times), "infer": spec["infer_batch"] / statistics.median(infer),
+                      "rss_mib": rss, "params": params}))
+
+
+def w1_layers(L):
+    return [L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)), L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
+            L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
+
+
+WORKLOADS = {"W1": {"batch": 64, "shape": (28, 28, 1), "classes": 10, "infer_batch": 256, "params": 93322}}
+
+
+def build_swiftcnn(workload, threads):
+    import swiftcnn
+    from swiftcnn import layers, models
+    swiftcnn.set_num_threads(threads)
+    model = models.Sequential(w1_layers(layers))
+    model.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict(x, batch_size=len(x))), model.count_params()
+
+
+def build_keras(workload, threads):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+    model = keras.Sequential([keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    model.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict_on_batch(x)), model.count_params()
+
+
+def build_torch(workload, threads):
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(threads)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 64), nn.ReLU(),
+                          nn.Linear(64, 10))
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train(x, y):
+        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        opt.zero_grad()
+        loss = loss_fn(model(xt), torch.from_numpy(y))
+        loss.backward()
+        opt.step()
+
+    def infer(x):
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), 1)
+    return train, infer, sum(p.numel() for p in model.parameters())
+
+
+BUILDERS = {"swiftcnn": build_swiftcnn, "keras": build_keras, "torch": build_torch}
+
+
+def python_for(framework):
+    venv = os.path.join(HERE, ".venv", "bin", "python")
+    return venv if os.path.exists(venv) else sys.executable
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", nargs=2)
+    args = parser.parse_args()
+    steps = 20 if args.quick else 100
+    if args.worker:
+        worker(args.worker[0], args.worker[1], args.threads, steps)
+        return
+    repeats = 1 if args.quick else 3
+    results = {}
+    for workload in WORKLOADS:
+        for r in range(repeats):
+            for fw in FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]:
+                proc = subprocess.run([python_for(fw), __file__, "--worker", fw, workload, "--threads", str(args.threads)],
+                                      capture_output=True, text=True)
+                key = (workload, fw)
+                if proc.returncode != 0:
+                    results.setdefault(key, {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]})
+                    continue
+                results.setdefault(key, {"runs": []})["runs"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    rows = []
+    for (workload, fw), r in results.items():
+        if "error" in r:
+            rows.append({"workload": workload, "framework": fw, "error": r["error"]})
+            continue
+        med = {k: statistics.median(run[k] for run in r["runs"]) for k in ("train", "infer", "rss_mib")}
+        rows.append({"workload": workload, "framework": fw, **med, "params": r["runs"][0]["params"]})
+    ours = {row["workload"]: row for row in rows if row["framework"] == "swiftcnn" and "train" in row}
+    print(f"{'workload':8} {'framework':10} {'train img/s':>12} {'ratio':>7} {'infer img/s':>12} {'ratio':>7} {'RSS MiB':>8}  params")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['workload']:8} {row['framework']:10} missing: {row['error'][:80]}")
+            continue
+        base = ours.get(row["workload"])
+        rt = base["train"] / row["train"] if base else float("nan")
+        ri = base["infer"] / row["infer"] if base else float("nan")
+        print(f"{row['workload']:8} {row['framework']:10} {row['train']:12,.0f} {rt:7.2f} {row['infer']:12,.0f} {ri:7.2f} "
+              f"{row['rss_mib']:8.0f}  {row['params']:,}")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", datetime.date.today().isoformat() + ".json")
+    with open(path, "w") as f:
+        json.dump({"threads": args.threads, "quick": args.quick, "rows": rows}, f, indent=1)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
