@@ -26,3 +26,8 @@ demo: build
 
 clean:
 	rm -rf .build build python/swiftcnn/*.so python/swiftcnn/include demo_output
+
+# Side-by-side benchmark against Keras (tensorflow-cpu) and PyTorch, installed into bench/.venv.
+bench: build
+	bash bench/setup_peers.sh
+	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick,)

@@ -15,12 +15,15 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
-    // C ← beta · C first; the kernels then accumulate.
-    for i in 0..<m {
-        let row = c + i * ldc
-        if beta == 0 { row.initialize(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+    // beta == 0: the first K block stores into C (no zeroing pass); otherwise C ← beta · C, then accumulate.
+    if k == 0 || alpha == 0 || beta != 0 {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 { row.initialize(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+        }
     }
     guard k > 0, alpha != 0 else { return }
+    let overwrite = beta == 0
 
     // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
     let rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1
@@ -37,15 +40,15 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     // Split rows of C across threads only when the product is big enough to repay the fork/join.
     if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                          b: panel, ldb: panelStride, c: c, ldc: ldc)
+                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite)
         parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
             let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
             gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
-                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc)
+                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite)
         }
     } else {
         gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                 b: bRows, ldb: bStride, c: c, ldc: ldc)
+                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite)
     }
 }
 
@@ -59,17 +62,20 @@ private struct GEMMJob {
     let ldb: Int
     let c: UnsafeMutablePointer<Float>
     let ldc: Int
+    let overwrite: Bool
 }
 
 /// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
 @inline(__always)
 private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
-                      depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                      overwrite: Bool) {
     let blocks = (k + 255) / 256
     let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
     var p0 = 0
     while p0 < k {
         let kc = min(kBlock, k - p0)
+        let store = overwrite && p0 == 0   // the first K block writes C, later ones add
         var i = rows.lowerBound
         while i < rows.upperBound {
             let mr = min(6, rows.upperBound - i)
@@ -78,14 +84,14 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
             var j = 0
             if mr == 6 {
                 while j + 16 <= n {
-                    kernel6x16(kc, aTile, rowStride, depthStride, bPanel + j, ldb, c + i * ldc + j, ldc, alpha)
+                    kernel6x16(kc, aTile, rowStride, depthStride, bPanel + j, ldb, c + i * ldc + j, ldc, alpha, store)
                     j += 16
                 }
             }
             if j < n {
                 // Edge: fewer than 6 rows or 16 columns left; one row at a time, 8 columns per vector.
                 for r in 0..<mr {
-                    kernelRow(kc, aTile + r * rowStride, depthStride, bPanel, ldb, c + (i + r) * ldc, columns: j..<n, alpha)
+                    kernelRow(kc, aTile + r * rowStride, depthStride, bPanel, ldb, c + (i + r) * ldc, columns: j..<n, alpha, store)
                 }
             }
             i += mr
@@ -100,15 +106,16 @@ private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
 }
 
 @inline(__always)
-private func addStore8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ alpha: Float) {
+private func addStore8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ alpha: Float, _ store: Bool) {
     let raw = UnsafeMutableRawPointer(p)
-    raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + v * alpha, as: SIMD8<Float>.self)
+    let result = store ? v * alpha : raw.loadUnaligned(as: SIMD8<Float>.self) + v * alpha
+    raw.storeBytes(of: result, as: SIMD8<Float>.self)
 }
 
 /// C[6×16] += alpha · A[6×kc] · B[kc×16]; 12 accumulators stay in registers for the whole K loop.
 @inline(never)
 private func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
-                        _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float) {
+                        _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
     var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
     var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
@@ -124,18 +131,18 @@ private func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: I
         pa += ds
         pb += ldb
     }
-    addStore8(c, c00, alpha); addStore8(c + 8, c01, alpha)
-    addStore8(c + ldc, c10, alpha); addStore8(c + ldc + 8, c11, alpha)
-    addStore8(c + 2 * ldc, c20, alpha); addStore8(c + 2 * ldc + 8, c21, alpha)
-    addStore8(c + 3 * ldc, c30, alpha); addStore8(c + 3 * ldc + 8, c31, alpha)
-    addStore8(c + 4 * ldc, c40, alpha); addStore8(c + 4 * ldc + 8, c41, alpha)
-    addStore8(c + 5 * ldc, c50, alpha); addStore8(c + 5 * ldc + 8, c51, alpha)
+    addStore8(c, c00, alpha, store); addStore8(c + 8, c01, alpha, store)
+    addStore8(c + ldc, c10, alpha, store); addStore8(c + ldc + 8, c11, alpha, store)
+    addStore8(c + 2 * ldc, c20, alpha, store); addStore8(c + 2 * ldc + 8, c21, alpha, store)
+    addStore8(c + 3 * ldc, c30, alpha, store); addStore8(c + 3 * ldc + 8, c31, alpha, store)
+    addStore8(c + 4 * ldc, c40, alpha, store); addStore8(c + 4 * ldc + 8, c41, alpha, store)
+    addStore8(c + 5 * ldc, c50, alpha, store); addStore8(c + 5 * ldc + 8, c51, alpha, store)
 }
 
 /// One row of C over `columns`: 8 columns per vector, then scalars.
 @inline(never)
 private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-                       _ c: UnsafeMutablePointer<Float>, columns: Range<Int>, _ alpha: Float) {
+                       _ c: UnsafeMutablePointer<Float>, columns: Range<Int>, _ alpha: Float, _ store: Bool) {
     var j = columns.lowerBound
     while j + 8 <= columns.upperBound {
         var acc = SIMD8<Float>()
@@ -145,7 +152,7 @@ private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: Uns
             pa += ds
             pb += ldb
         }
-        addStore8(c + j, acc, alpha)
+        addStore8(c + j, acc, alpha, store)
         j += 8
     }
     while j < columns.upperBound {
@@ -156,7 +163,7 @@ private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: Uns
             pa += ds
             pb += ldb
         }
-        c[j] += alpha * acc
+        c[j] = store ? alpha * acc : c[j] + alpha * acc
         j += 1
     }
 }

@@ -1,27 +1,25 @@
-/// Max pooling over NHWC windows; records the flat input index of each maximum in `argmax` for backward.
-/// input (batch, inH, inW, c) → output (batch, outH, outW, c). Padding cells never win.
+/// Max pooling over NHWC windows: input (batch, inH, inW, c) → output (batch, outH, outW, c). Padding cells never
+/// win. The inner loop runs over channels with no data-dependent branch, so it vectorises; backward finds the
+/// winning cell again instead of forward recording it.
 public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry,
-                           output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+                           output: UnsafeMutablePointer<Float>) {
     let c = g.channels
-    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output, argmax, c)) { context, lo, hi in
-        let (input, g, output, argmax, c) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>, Int).self).pointee
-        let range = lo..<hi
-        for bo in range {
+    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output, c)) { context, lo, hi in
+        let (input, g, output, c) = context.assumingMemoryBound(
+            to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int).self).pointee
+        for bo in lo..<hi {
             let b = bo / g.outH, oy = bo % g.outH
             for ox in 0..<g.outW {
-                let o = ((b * g.outH + oy) * g.outW + ox) * c
-                for ch in 0..<c { output[o + ch] = -Float.infinity; argmax[o + ch] = -1 }
+                let o = output + ((b * g.outH + oy) * g.outW + ox) * c
+                o.initialize(repeating: -Float.infinity, count: c)
                 for ky in 0..<g.kernelH {
                     let y = oy * g.strideH - g.padTop + ky
                     guard y >= 0, y < g.inH else { continue }
                     for kx in 0..<g.kernelW {
                         let x = ox * g.strideW - g.padLeft + kx
                         guard x >= 0, x < g.inW else { continue }
-                        let i = ((b * g.inH + y) * g.inW + x) * c
-                        for ch in 0..<c where input[i + ch] > output[o + ch] || argmax[o + ch] < 0 {
-                            output[o + ch] = input[i + ch]
-                            argmax[o + ch] = Int32(i + ch)
-                        }
+                        let i = input + ((b * g.inH + y) * g.inW + x) * c
+                        for ch in 0..<c { let v = i[ch]; o[ch] = v > o[ch] ? v : o[ch] }
                     }
                 }
             }
@@ -29,16 +27,75 @@ public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
     }
 }
 
-/// Routes each output gradient to the input element that was the maximum. `inputGrad` is overwritten.
-public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, batch: Int, _ g: WindowGeometry,
-                            inputGrad: UnsafeMutablePointer<Float>) {
-    let inSize = g.inH * g.inW * g.channels, outSize = g.outH * g.outW * g.channels
-    parallelFor(batch, minChunk: 1, context: (outputGrad, argmax, inputGrad, inSize, outSize)) { context, lo, hi in
-        let (outputGrad, argmax, inputGrad, inSize, outSize) = context.assumingMemoryBound(to: (UnsafePointer<Float>, UnsafePointer<Int32>, UnsafeMutablePointer<Float>, Int, Int).self).pointee
-        let range = lo..<hi
-        for b in range {
-            (inputGrad + b * inSize).initialize(repeating: 0, count: inSize)
-            for o in (b * outSize)..<((b + 1) * outSize) { inputGrad[Int(argmax[o])] += outputGrad[o] }
+/// Routes each output gradient to the first cell of its window (row-major) that holds the maximum, as the
+/// forward pass found it. `inputGrad` is overwritten. Channels go 8 at a time with SIMD masks (which cell
+/// already won is a mask, not a branch); `taken` is unused scratch kept for the layer's workspace contract.
+public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                            batch: Int, _ g: WindowGeometry, inputGrad: UnsafeMutablePointer<Float>,
+                            taken: UnsafeMutablePointer<Float>) {
+    parallelFor(batch, minChunk: 1, context: (outputGrad, input, output, g, inputGrad)) { context, lo, hi in
+        let (dy, input, output, g, dx) = context.assumingMemoryBound(
+            to: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, WindowGeometry,
+                 UnsafeMutablePointer<Float>).self).pointee
+        let c = g.channels, inSize = g.inH * g.inW * c
+        for b in lo..<hi {
+            (dx + b * inSize).initialize(repeating: 0, count: inSize)
+            for oy in 0..<g.outH {
+                for ox in 0..<g.outW {
+                    let o = ((b * g.outH + oy) * g.outW + ox) * c
+                    var ch = 0
+                    while ch < c {
+                        let lanes = min(8, c - ch)
+                        if lanes == 8 {
+                            maxPoolRoute8(dy + o + ch, input, output + o + ch, dx, g, b, oy, ox, ch)
+                        } else {
+                            for k in ch..<(ch + lanes) { maxPoolRoute1(dy[o + k], input, output[o + k], dx, g, b, oy, ox, k) }
+                        }
+                        ch += lanes
+                    }
+                }
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func maxPoolRoute8(_ dy: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ out: UnsafePointer<Float>,
+                           _ dx: UnsafeMutablePointer<Float>, _ g: WindowGeometry, _ b: Int, _ oy: Int, _ ox: Int, _ ch: Int) {
+    let grad = UnsafeRawPointer(dy).loadUnaligned(as: SIMD8<Float>.self)
+    let peak = UnsafeRawPointer(out).loadUnaligned(as: SIMD8<Float>.self)
+    var done = SIMDMask<SIMD8<Int32>>(repeating: false)
+    for ky in 0..<g.kernelH {
+        let y = oy * g.strideH - g.padTop + ky
+        guard y >= 0, y < g.inH else { continue }
+        for kx in 0..<g.kernelW {
+            let x = ox * g.strideW - g.padLeft + kx
+            guard x >= 0, x < g.inW else { continue }
+            let i = ((b * g.inH + y) * g.inW + x) * g.channels + ch
+            let v = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
+            let wins = (v .== peak) .& .!done
+            let raw = UnsafeMutableRawPointer(dx + i)
+            let current = raw.loadUnaligned(as: SIMD8<Float>.self)
+            raw.storeBytes(of: current + SIMD8<Float>(repeating: 0).replacing(with: grad, where: wins), as: SIMD8<Float>.self)
+            done = done .| wins
+        }
+    }
+}
+
+@inline(__always)
+private func maxPoolRoute1(_ grad: Float, _ input: UnsafePointer<Float>, _ peak: Float, _ dx: UnsafeMutablePointer<Float>,
+                           _ g: WindowGeometry, _ b: Int, _ oy: Int, _ ox: Int, _ ch: Int) {
+    for ky in 0..<g.kernelH {
+        let y = oy * g.strideH - g.padTop + ky
+        guard y >= 0, y < g.inH else { continue }
+        for kx in 0..<g.kernelW {
+            let x = ox * g.strideW - g.padLeft + kx
+            guard x >= 0, x < g.inW else { continue }
+            let i = ((b * g.inH + y) * g.inW + x) * g.channels + ch
+            if input[i] == peak {
+                dx[i] += grad
+                return
+            }
         }
     }
 }

@@ -34,16 +34,13 @@ public final class Pooling2D: Layer {
         return [g.outH, g.outW, c]
     }
 
-    /// Max pooling keeps the argmax indices (Int32 stored in float-sized slots).
-    public func workspaceSize(batch: Int) -> Int {
-        mode == .max ? batch * geometry!.outH * geometry!.outW * geometry!.channels : 0
-    }
+    /// Max pooling's backward marks, per image, which channels already routed their gradient.
+    public func workspaceSize(batch: Int) -> Int { mode == .max ? batch * geometry!.channels : 0 }
 
     public func forward(_ io: LayerIO) {
         switch mode {
         case .max:
-            let argmax = UnsafeMutableRawPointer(io.workspace).assumingMemoryBound(to: Int32.self)
-            maxPoolForward(io.inputs[0], batch: io.batch, geometry!, output: io.output, argmax: argmax)
+            maxPoolForward(io.inputs[0], batch: io.batch, geometry!, output: io.output)
         case .average:
             avgPoolForward(io.inputs[0], batch: io.batch, geometry!, output: io.output)
         }
@@ -53,8 +50,8 @@ public final class Pooling2D: Layer {
         guard io.needsInputGrad[0] else { return }
         switch mode {
         case .max:
-            let argmax = UnsafeRawPointer(io.workspace).assumingMemoryBound(to: Int32.self)
-            maxPoolBackward(io.outputGrad, argmax: argmax, batch: io.batch, geometry!, inputGrad: io.inputGrads[0])
+            maxPoolBackward(io.outputGrad, input: io.inputs[0], output: io.output, batch: io.batch, geometry!,
+                            inputGrad: io.inputGrads[0], taken: io.workspace)
         case .average:
             avgPoolBackward(io.outputGrad, batch: io.batch, geometry!, inputGrad: io.inputGrads[0])
         }
