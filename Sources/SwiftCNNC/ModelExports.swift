@@ -181,3 +181,19 @@ public func scnn_model_node_flops(_ model: OpaquePointer?, _ node: Int32, _ out:
         try withModel(model) { h in out.pointee = Int64(h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
     }
 }
+
+@_cdecl("scnn_model_save_weights")
+public func scnn_model_save_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    guarded("scnn_model_save_weights") {
+        let path = try string(path, "path")
+        try withModel(model) { h in try WeightsFile.save(h.graph, to: path) }
+    }
+}
+
+@_cdecl("scnn_model_load_weights")
+public func scnn_model_load_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    guarded("scnn_model_load_weights") {
+        let path = try string(path, "path")
+        try withModel(model) { h in try WeightsFile.load(h.graph, from: path) }
+    }
+}

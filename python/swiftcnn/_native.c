@@ -197,6 +197,20 @@ static PyObject *Model_node_flops(ModelObject *self, PyObject *args) {
     return PyLong_FromLongLong(flops);
 }
 
+static PyObject *Model_save_weights(ModelObject *self, PyObject *args) {
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+    CHECK(scnn_model_save_weights(self->model, path));
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_load_weights(ModelObject *self, PyObject *args) {
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+    CHECK(scnn_model_load_weights(self->model, path));
+    Py_RETURN_NONE;
+}
+
 static PyObject *Model_compile(ModelObject *self, PyObject *args) {
     const char *loss, *optimizer, *metric;
     if (!PyArg_ParseTuple(args, "sss", &loss, &optimizer, &metric)) return NULL;
@@ -421,6 +435,8 @@ static PyMethodDef Model_methods[] = {
     {"set_trainable", (PyCFunction)Model_set_trainable, METH_VARARGS, "set_trainable(node, flag)"},
     {"receptive_field", (PyCFunction)Model_receptive_field, METH_VARARGS, "receptive_field(node) -> ((h,w),(jh,jw),(sh,sw)) or None"},
     {"node_flops", (PyCFunction)Model_node_flops, METH_VARARGS, "node_flops(node) -> FLOPs per sample"},
+    {"save_weights", (PyCFunction)Model_save_weights, METH_VARARGS, "save_weights(path): the engine's weights file"},
+    {"load_weights", (PyCFunction)Model_load_weights, METH_VARARGS, "load_weights(path)"},
     {"compile", (PyCFunction)Model_compile, METH_VARARGS, "compile(loss, optimizer, metric)"},
     {"set_learning_rate", (PyCFunction)Model_set_learning_rate, METH_VARARGS, "set_learning_rate(rate)"},
     {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},

@@ -70,6 +70,11 @@ int32_t scnn_model_receptive_field(scnn_model *model, int32_t node, double *out 
 /* Floating-point operations of one sample's forward pass through a node (a multiply-add counts as 2). */
 int32_t scnn_model_node_flops(scnn_model *model, int32_t node, int64_t *out);
 
+/* Weights file (format version 1, shared with Python's save_weights): atomic write; load checks version, size
+ * and checksum and changes nothing on error (SCNN_E_IO for unreadable files, SCNN_E_INVALID for wrong content). */
+int32_t scnn_model_save_weights(scnn_model *model, const char *path);
+int32_t scnn_model_load_weights(scnn_model *model, const char *path);
+
 /* ---- training ---- */
 /* loss: "categorical_crossentropy" | "sparse_categorical_crossentropy" | "binary_crossentropy" | "mse".
  * optimizer: "sgd|rmsprop|adam" followed by ";key=value" settings, e.g. "adam;learning_rate=0.001;beta_1=0.9".
