@@ -38,3 +38,25 @@ public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out
 #if canImport(Glibc)
 import Glibc
 #endif
+
+@_cdecl("scnn_augment")
+public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: Int64, _ w: Int64, _ c: Int64,
+                         _ transforms: UnsafePointer<Float>?, _ fillMode: Int32, _ cval: Float, _ rescale: Double,
+                         _ clip255: Int32, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("scnn_augment") {
+        let input = try required(input, "in"), transforms = try required(transforms, "transforms")
+        let out = try required(out, "out")
+        guard count >= 0, h > 0, w > 0, c > 0, h * w * c < (1 << 31) else {
+            throw SwiftCNNError.invalidArgument("scnn_augment: count must be >= 0 and h, w, c > 0 (received \(count), \(h), \(w), \(c))")
+        }
+        guard let fill = FillMode(rawValue: fillMode) else {
+            throw SwiftCNNError.invalidArgument("scnn_augment: fill_mode must be 0...3, received \(fillMode)")
+        }
+        for i in 0..<Int(count * 9) where !transforms[i].isFinite {
+            throw SwiftCNNError.invalidArgument("scnn_augment: transform parameters contain a non-finite value at index \(i)")
+        }
+        guard rescale.isFinite, cval.isFinite else { throw SwiftCNNError.invalidArgument("scnn_augment: rescale and cval must be finite") }
+        augmentBatch(input, count: Int(count), height: Int(h), width: Int(w), channels: Int(c), transforms: transforms,
+                     fill: fill, cval: cval, rescale: rescale, clip255: clip255 != 0, output: out)
+    }
+}

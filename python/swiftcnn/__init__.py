@@ -33,7 +33,7 @@ def get_num_threads():
     return _native.get_num_threads()
 
 
-from . import applications, callbacks, datasets, layers, losses, metrics, models, optimizers, utils, visualization  # noqa: E402
+from . import applications, callbacks, datasets, layers, losses, metrics, models, optimizers, preprocessing, utils, visualization  # noqa: E402
 
 __all__ = ["layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils", "datasets", "visualization",
            "get_include", "get_lib", "set_num_threads", "get_num_threads", "__version__"]

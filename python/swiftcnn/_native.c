@@ -497,7 +497,38 @@ static PyObject *native_permutation(PyObject *m, PyObject *args) {
     return (PyObject *)out;
 }
 
+/* augment(x (n,h,w,c), transforms (n,9), fill_mode, cval, rescale, clip255, out (n,h,w,c) float32) */
+static PyObject *native_augment(PyObject *m, PyObject *args) {
+    PyObject *x_obj, *t_obj;
+    int fill, clip;
+    float cval;
+    double rescale;
+    PyArrayObject *out;
+    if (!PyArg_ParseTuple(args, "OOifdpO", &x_obj, &t_obj, &fill, &cval, &rescale, &clip, &out) || !check_output(out)) return NULL;
+    PyArrayObject *x = as_float32(x_obj);
+    if (!x) return NULL;
+    PyArrayObject *t = as_float32(t_obj);
+    if (!t) { Py_DECREF(x); return NULL; }
+    if (PyArray_NDIM(x) != 4 || PyArray_NDIM(out) != 4 || PyArray_SIZE(out) != PyArray_SIZE(x) ||
+        PyArray_SIZE(t) != 9 * PyArray_DIM(x, 0)) {
+        Py_DECREF(x); Py_DECREF(t);
+        PyErr_SetString(PyExc_ValueError, "augment: x and out must be (n, h, w, c) of one size and transforms (n, 9)");
+        return NULL;
+    }
+    npy_intp *d = PyArray_DIMS(x);
+    int32_t status;
+    const float *xp = PyArray_DATA(x), *tp = PyArray_DATA(t);
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_augment(xp, d[0], d[1], d[2], d[3], tp, fill, cval, rescale, clip, op);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x); Py_DECREF(t);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"augment", native_augment, METH_VARARGS, "Resamples a batch of images through affine transforms."},
     {"version", native_version, METH_NOARGS, "The engine version."},
     {"set_num_threads", native_set_num_threads, METH_VARARGS, "Sets the engine's thread count."},
     {"get_num_threads", native_get_num_threads, METH_NOARGS, "The engine's thread count."},

@@ -119,6 +119,68 @@ def _check_finite(a, what):
         raise ValueError(f"`{what}` contains NaN or infinite values (first at index {tuple(int(i) for i in bad)})")
 
 
+def _is_batch_source(x):
+    """True for generators and iterators of batches (ImageDataGenerator.flow…, Python generators, Sequences)."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
+        return False
+    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__") and not hasattr(x, "shape"))
+
+
+def _split_batch(batch, what):
+    if isinstance(batch, tuple) and len(batch) in (2, 3):
+        return batch[0], batch[1]
+    if isinstance(batch, list) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise ValueError(f"{what} must yield (x, y) tuples; received {type(batch).__name__}")
+
+
+class _Prefetcher:
+    """Takes batches from `source` on a background thread, two ahead, so preparing a batch (reading and
+    augmenting images, which releases the GIL in the engine) overlaps training on the previous one."""
+
+    def __init__(self, source, count):
+        import queue
+        import threading
+        self._queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        getter = source.__next__ if hasattr(source, "__next__") else None
+        self._thread = threading.Thread(target=self._run, args=(source, getter, count), daemon=True)
+        self._thread.start()
+
+    def _run(self, source, getter, count):
+        i = 0
+        while i < count and not self._stop.is_set():
+            try:
+                item = getter() if getter else source[i % len(source)]
+            except StopIteration:
+                item = StopIteration()
+            except BaseException as e:   # delivered to the training thread
+                item = e
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except Exception:
+                    continue
+            if isinstance(item, BaseException):
+                return
+            i += 1
+
+    def next(self):
+        item = self._queue.get()
+        if isinstance(item, StopIteration):
+            raise ValueError("the data generator ran out of batches; pass steps_per_epoch (and validation_steps) "
+                             "that it can supply")
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self):
+        self._stop.set()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+
 class _Inputs:
     """The arrays of a model with several inputs, sliced together."""
 
@@ -543,6 +605,11 @@ class Model:
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit(): validation_split must be in [0, 1), received {validation_split!r}")
 
+        if _is_batch_source(x):
+            if y is not None:
+                raise ValueError("fit(): when x is a generator or iterator of (x, y) batches, y must be None")
+            return self._fit_batches(x, epochs, steps_per_epoch, verbose, callbacks, validation_data,
+                                     validation_steps, initial_epoch)
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
         val = None
@@ -611,6 +678,88 @@ class Model:
         cb.on_train_end(logs)
         return history
 
+    def _steps_of(self, source, steps, what):
+        if steps is not None:
+            if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
+                raise ValueError(f"{what} must be a positive integer, received {steps!r}")
+            return int(steps)
+        if hasattr(source, "__len__"):
+            return len(source)
+        raise ValueError(f"{what} is required when the data is a generator without a length")
+
+    def _fit_batches(self, source, epochs, steps_per_epoch, verbose, callbacks, validation_data, validation_steps,
+                     initial_epoch):
+        """The training loop over a generator or iterator of batches, prefetched on a background thread."""
+        steps = self._steps_of(source, steps_per_epoch, "steps_per_epoch")
+        history = callbacks_module.History()
+        cbs = [history] + list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.history, self.stop_training = history, False
+        metric_key = self._metric_key
+        prefetch = _Prefetcher(source, steps * max(epochs - initial_epoch, 0))
+        cb.on_train_begin()
+        logs = {}
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cb.on_epoch_begin(epoch)
+                loss_sum = metric_sum = 0.0
+                seen = 0
+                for step in range(steps):
+                    xb, yb = _split_batch(prefetch.next(), "the training data")
+                    xb = self._prepare_x(xb)
+                    yb = self._prepare_y(yb, len(xb))
+                    cb.on_train_batch_begin(step)
+                    loss, metric = self._step(True, self._batch(xb, slice(None)), yb, len(xb))
+                    seen += len(xb)
+                    loss_sum += loss * len(xb)
+                    metric_sum += metric * len(xb)
+                    logs = {"loss": loss_sum / seen}
+                    if metric_key:
+                        logs[metric_key] = metric_sum / seen
+                    cb.on_train_batch_end(step, dict(logs))
+                    if self.stop_training:
+                        break
+                epoch_logs = dict(logs)
+                if validation_data is not None:
+                    v = self._evaluate_any(validation_data, validation_steps)
+                    epoch_logs["val_loss"] = v[0]
+                    if metric_key:
+                        epoch_logs["val_" + metric_key] = v[1]
+                cb.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            print("\nTraining interrupted; the model keeps the weights of the last completed batch.", flush=True)
+            cb.on_train_end(logs)
+            raise
+        finally:
+            prefetch.close()
+        cb.on_train_end(logs)
+        return history
+
+    def _evaluate_any(self, data, steps, batch_size=32):
+        """(loss, metric) over arrays `(x, y)` or over a generator of batches."""
+        if _is_batch_source(data):
+            total = self._steps_of(data, steps, "validation_steps")
+            getter = data.__next__ if hasattr(data, "__next__") else None
+            loss_sum = metric_sum = 0.0
+            seen = 0
+            for i in range(total):
+                xb, yb = _split_batch(getter() if getter else data[i % len(data)], "the validation data")
+                xb = self._prepare_x(xb)
+                yb = self._prepare_y(yb, len(xb))
+                loss, metric = self._step(False, self._batch(xb, slice(None)), yb, len(xb))
+                loss_sum += loss * len(xb)
+                metric_sum += metric * len(xb)
+                seen += len(xb)
+            return loss_sum / seen, metric_sum / seen
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or a generator of batches")
+        vx = self._prepare_x(data[0], "validation_data x")
+        return self._evaluate_arrays(vx, self._prepare_y(data[1], len(vx), "validation_data y"), batch_size, steps)
+
     def fit_generator(self, generator, *args, **kwargs):
         warnings.warn("`Model.fit_generator` is deprecated; use `Model.fit`, which supports generators.",
                       DeprecationWarning, stacklevel=2)
@@ -646,11 +795,15 @@ class Model:
         batch_size = 32 if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"evaluate(): batch_size must be a positive integer, received {batch_size!r}")
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
-        total = -(-len(x) // batch_size)
-        bar = callbacks_module.Progbar(total, verbose=1) if verbose == 1 else None
-        loss, metric = self._evaluate_arrays(x, y, batch_size, steps, bar)
+        if _is_batch_source(x):
+            loss, metric = self._evaluate_any(x, steps)
+            bar, total = None, 0
+        else:
+            x = self._prepare_x(x)
+            y = self._prepare_y(y, len(x))
+            total = -(-len(x) // batch_size)
+            bar = callbacks_module.Progbar(total, verbose=1) if verbose == 1 else None
+            loss, metric = self._evaluate_arrays(x, y, batch_size, steps, bar)
         result = {"loss": loss}
         if self._metric_key:
             result[self._metric_key] = metric
@@ -669,6 +822,17 @@ class Model:
         batch_size = 32 if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"predict(): batch_size must be a positive integer, received {batch_size!r}")
+        if _is_batch_source(x):
+            total = self._steps_of(x, steps, "steps")
+            getter = x.__next__ if hasattr(x, "__next__") else None
+            parts = []
+            for i in range(total):
+                batch = getter() if getter else x[i % len(x)]
+                xb = batch[0] if isinstance(batch, tuple) else batch
+                parts.append(self.predict(xb, batch_size=len(xb)))
+            if self._single_output:
+                return np.concatenate(parts)
+            return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
         x = self._prepare_x(x)
         n = len(x)
         out_shapes = [tuple(self._engine.node_shape(node)) for node in self._output_nodes]

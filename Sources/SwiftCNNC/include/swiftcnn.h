@@ -38,6 +38,15 @@ int32_t scnn_get_num_threads(int32_t *out);
 /* A seeded permutation of 0..n-1 (the engine's RNG; used for shuffling). */
 int32_t scnn_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *out);
 
+/* ---- data augmentation ---- */
+/* Resamples `count` images (count x h x w x c floats) through one affine transform each (9 floats per image:
+ * rotation theta and shear in degrees, shifts tx (rows) and ty (columns) in pixels, zooms zx and zy, flip_h, flip_v,
+ * brightness factor), bilinear, composed about the image centre as Keras's ImageDataGenerator does, then multiplies
+ * by `rescale`. fill_mode: 0 nearest, 1 constant (cval), 2 reflect, 3 wrap. clip255 != 0 clips brightness-scaled
+ * values to 0..255. Uses the engine's threads; `out` must not overlap `in`. */
+int32_t scnn_augment(const float *in, int64_t count, int64_t h, int64_t w, int64_t c, const float *transforms,
+                     int32_t fill_mode, float cval, double rescale, int32_t clip255, float *out);
+
 /* ---- building a model (a DAG of nodes) ---- */
 int32_t scnn_model_create(scnn_model **out);
 int32_t scnn_model_free(scnn_model *model);     /* NULL is accepted */
