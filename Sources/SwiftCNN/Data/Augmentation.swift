@@ -97,6 +97,11 @@ public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: 
             let rows = (wrapIndex(y0, h, fill), wrapIndex(y0 + 1, h, fill))
             let cols = (wrapIndex(x0, w, fill), wrapIndex(x0 + 1, w, fill))
             let out = output + (r * w + col) * c
+            // As scipy's mode='constant' (which Keras uses): no interpolation beyond the edges.
+            if fill == .constant && (sy < -1e-6 || sy > Double(h - 1) + 1e-6 || sx < -1e-6 || sx > Double(w - 1) + 1e-6) {
+                for ch in 0..<c { out[ch] = cval * rescale }
+                continue
+            }
             for ch in 0..<c {
                 func pixel(_ y: Int?, _ x: Int?) -> Float {
                     guard let y, let x else { return cval }
