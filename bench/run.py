@@ -158,6 +158,9 @@ def main():
     with open(path, "w") as f:
         json.dump({"threads": args.threads, "quick": args.quick, "rows": rows}, f, indent=1)
     print(f"wrote {path}")
+    import augmentation
+    sys.argv = [sys.argv[0]] + (["--quick"] if args.quick else [])
+    augmentation.main()
 
 
 if __name__ == "__main__":

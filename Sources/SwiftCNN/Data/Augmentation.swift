@@ -102,18 +102,19 @@ public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: 
                 for ch in 0..<c { out[ch] = cval * rescale }
                 continue
             }
+            // Offsets of the four neighbours (-1: outside, use cval), computed once for all channels.
+            func offset(_ y: Int?, _ x: Int?) -> Int { (y != nil && x != nil) ? (y! * w + x!) * c : -1 }
+            let o00 = offset(rows.0, cols.0), o01 = offset(rows.0, cols.1)
+            let o10 = offset(rows.1, cols.0), o11 = offset(rows.1, cols.1)
+            // Weights; exact grid points (shifts, flips, 90° rotations) give weight 1 to one neighbour, so a
+            // neighbour outside the image never blends in.
+            let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
             for ch in 0..<c {
-                func pixel(_ y: Int?, _ x: Int?) -> Float {
-                    guard let y, let x else { return cval }
-                    return input[(y * w + x) * c + ch]
-                }
-                // Exact grid points (shifts, flips, 90° rotations) must not blend in a neighbour outside the image.
-                let top = fx == 0 ? pixel(rows.0, cols.0) : pixel(rows.0, cols.0) * (1 - fx) + pixel(rows.0, cols.1) * fx
-                var v = top
-                if fy != 0 {
-                    let bottom = fx == 0 ? pixel(rows.1, cols.0) : pixel(rows.1, cols.0) * (1 - fx) + pixel(rows.1, cols.1) * fx
-                    v = top * (1 - fy) + bottom * fy
-                }
+                var v: Float = 0
+                if w00 != 0 { v += w00 * (o00 >= 0 ? input[o00 + ch] : cval) }
+                if w01 != 0 { v += w01 * (o01 >= 0 ? input[o01 + ch] : cval) }
+                if w10 != 0 { v += w10 * (o10 >= 0 ? input[o10 + ch] : cval) }
+                if w11 != 0 { v += w11 * (o11 >= 0 ? input[o11 + ch] : cval) }
                 if brightness != 1 {
                     v *= brightness
                     if clip255 { v = min(max(v, 0), 255) }
