@@ -47,7 +47,7 @@ def chapter_convnet(size, dropout):
         stack.append(layers.Dropout(0.5))
     stack += [layers.Dense(512, activation="relu"), layers.Dense(1, activation="sigmoid")]
     model = models.Sequential(stack)
-    model.compile(loss="binary_crossentropy", optimizer=optimizers.RMSprop(learning_rate=1e-4), metrics=["acc"])
+    model.compile(loss="binary_crossentropy", optimizer=optimizers.RMSprop(learning_rate=1e-4), metrics=["accuracy"])
     return model
 
 
@@ -76,9 +76,9 @@ def plot(histories, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (title, h) in zip(axes, histories.items()):
-        epochs = range(1, len(h.history["acc"]) + 1)
-        ax.plot(epochs, h.history["acc"], "bo-", label="Training acc")
-        ax.plot(epochs, h.history["val_acc"], "r^-", label="Validation acc")
+        epochs = range(1, len(h.history["accuracy"]) + 1)
+        ax.plot(epochs, h.history["accuracy"], "bo-", label="Training acc")
+        ax.plot(epochs, h.history["val_accuracy"], "r^-", label="Validation acc")
         ax.set_title(title)
         ax.set_xlabel("Epoch")
         ax.legend()
