@@ -630,31 +630,48 @@ class Model:
         steps = -(-n // batch_size)
         if steps_per_epoch is not None:
             steps = min(int(steps_per_epoch), steps)
+        shuffle_seed = next_seed()
+        orders = {}
+
+        def batch_at(epoch, step):
+            if epoch not in orders:
+                orders.clear()
+                orders[epoch] = _native.permutation(shuffle_seed, epoch, n) if shuffle else np.arange(n)
+            idx = orders[epoch][step * batch_size:(step + 1) * batch_size]
+            return self._batch(x, idx), y[idx]
+
+        def validate(epoch):
+            if val is None or (epoch + 1) % validation_freq:
+                return None
+            return self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size, validation_steps)
+
+        return self._run_epochs(epochs, initial_epoch, steps, verbose, callbacks, batch_at, validate,
+                                {"batch_size": batch_size, "samples": n})
+
+    def _run_epochs(self, epochs, initial_epoch, steps, verbose, callbacks, batch_at, validate, params=None):
+        """The epoch loop shared by arrays and batch iterators: callbacks, running averages, validation, Ctrl-C."""
         history = callbacks_module.History()
         cbs = [history] + list(callbacks or [])
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                                       "batch_size": batch_size, "samples": n})
-        self.history = history
-        self.stop_training = False
+                                                       **(params or {})})
+        self.history, self.stop_training = history, False
         metric_key = self._metric_key
-        shuffle_seed = next_seed()
         cb.on_train_begin()
         logs = {}
         try:
             for epoch in range(initial_epoch, epochs):
                 cb.on_epoch_begin(epoch)
-                order = _native.permutation(shuffle_seed, epoch, n) if shuffle else np.arange(n)
                 loss_sum = metric_sum = 0.0
                 seen = 0
                 for step in range(steps):
-                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    xb, yb = batch_at(epoch, step)
                     cb.on_train_batch_begin(step)
-                    loss, metric = self._step(True, self._batch(x, idx), y[idx], len(idx))
-                    seen += len(idx)
-                    loss_sum += loss * len(idx)
-                    metric_sum += metric * len(idx)
+                    loss, metric = self._step(True, xb, yb, len(yb))
+                    seen += len(yb)
+                    loss_sum += loss * len(yb)
+                    metric_sum += metric * len(yb)
                     logs = {"loss": loss_sum / seen}
                     if metric_key:
                         logs[metric_key] = metric_sum / seen
@@ -662,8 +679,8 @@ class Model:
                     if self.stop_training:
                         break
                 epoch_logs = dict(logs)
-                if val is not None and (epoch + 1) % validation_freq == 0:
-                    v = self._evaluate_arrays(val[0], val[1], validation_batch_size or batch_size, validation_steps)
+                v = validate(epoch)
+                if v is not None:
                     epoch_logs["val_loss"] = v[0]
                     if metric_key:
                         epoch_logs["val_" + metric_key] = v[1]
@@ -689,55 +706,22 @@ class Model:
 
     def _fit_batches(self, source, epochs, steps_per_epoch, verbose, callbacks, validation_data, validation_steps,
                      initial_epoch):
-        """The training loop over a generator or iterator of batches, prefetched on a background thread."""
+        """Training over a generator or iterator of batches, prefetched on a background thread."""
         steps = self._steps_of(source, steps_per_epoch, "steps_per_epoch")
-        history = callbacks_module.History()
-        cbs = [history] + list(callbacks or [])
-        if verbose:
-            cbs.append(callbacks_module.ProgbarLogger(verbose))
-        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.history, self.stop_training = history, False
-        metric_key = self._metric_key
         prefetch = _Prefetcher(source, steps * max(epochs - initial_epoch, 0))
-        cb.on_train_begin()
-        logs = {}
+
+        def batch_at(epoch, step):
+            xb, yb = _split_batch(prefetch.next(), "the training data")
+            xb = self._prepare_x(xb)
+            return self._batch(xb, slice(None)), self._prepare_y(yb, len(xb))
+
+        def validate(epoch):
+            return None if validation_data is None else self._evaluate_any(validation_data, validation_steps)
+
         try:
-            for epoch in range(initial_epoch, epochs):
-                cb.on_epoch_begin(epoch)
-                loss_sum = metric_sum = 0.0
-                seen = 0
-                for step in range(steps):
-                    xb, yb = _split_batch(prefetch.next(), "the training data")
-                    xb = self._prepare_x(xb)
-                    yb = self._prepare_y(yb, len(xb))
-                    cb.on_train_batch_begin(step)
-                    loss, metric = self._step(True, self._batch(xb, slice(None)), yb, len(xb))
-                    seen += len(xb)
-                    loss_sum += loss * len(xb)
-                    metric_sum += metric * len(xb)
-                    logs = {"loss": loss_sum / seen}
-                    if metric_key:
-                        logs[metric_key] = metric_sum / seen
-                    cb.on_train_batch_end(step, dict(logs))
-                    if self.stop_training:
-                        break
-                epoch_logs = dict(logs)
-                if validation_data is not None:
-                    v = self._evaluate_any(validation_data, validation_steps)
-                    epoch_logs["val_loss"] = v[0]
-                    if metric_key:
-                        epoch_logs["val_" + metric_key] = v[1]
-                cb.on_epoch_end(epoch, epoch_logs)
-                if self.stop_training:
-                    break
-        except KeyboardInterrupt:
-            print("\nTraining interrupted; the model keeps the weights of the last completed batch.", flush=True)
-            cb.on_train_end(logs)
-            raise
+            return self._run_epochs(epochs, initial_epoch, steps, verbose, callbacks, batch_at, validate)
         finally:
             prefetch.close()
-        cb.on_train_end(logs)
-        return history
 
     def _evaluate_any(self, data, steps, batch_size=32):
         """(loss, metric) over arrays `(x, y)` or over a generator of batches."""

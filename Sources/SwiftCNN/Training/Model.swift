@@ -62,48 +62,25 @@ public final class Model {
     /// One optimisation step on a batch. Validates everything first: on error the model is unchanged.
     public func trainStep(x: UnsafePointer<Float>, xCount: Int, y: UnsafePointer<Float>, yCount: Int,
                           batch: Int) throws -> (loss: Double, metric: Double) {
-        guard let loss, let optimizer else {
-            throw SwiftCNNError.invalidState("You must call `compile()` before using the model.")
-        }
+        let (loss, optimizer) = try compiled()
         try checkBatch(batch, xCount: xCount, yCount: yCount)
         try checkFinite(x, xCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
-
         stepCounter &+= 1
-        graph.forward(input: x, batch: batch, training: true, stepSeed: seed &+ stepCounter &* 0x9E37_79B9)
-        let rows = batch * outputSize / classes
-        lossGradient.reserve(batch * outputSize)
-        let prediction = graph.activation(outputNode)
-        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
-                                 gradient: lossGradient.pointer)
-        let score = metricValue(prediction, y, rows)
-        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
-        updateTrainableRanges()
-        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
-        return (value, score)
+        graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
+        return learn(loss, optimizer, y, batch)
     }
 
     /// One optimisation step for a model with several inputs: `inputs[i]` holds batch × shape of input i.
     public func trainStep(inputs: [UnsafePointer<Float>], counts: [Int], y: UnsafePointer<Float>, yCount: Int,
                           batch: Int) throws -> (loss: Double, metric: Double) {
-        guard let loss, let optimizer else {
-            throw SwiftCNNError.invalidState("You must call `compile()` before using the model.")
-        }
+        let (loss, optimizer) = try compiled()
         try checkInputs(inputs, counts, batch)
         try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
         stepCounter &+= 1
-        graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: seed &+ stepCounter &* 0x9E37_79B9)
-        let rows = batch * outputSize / classes
-        lossGradient.reserve(batch * outputSize)
-        let prediction = graph.activation(outputNode)
-        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
-                                 gradient: lossGradient.pointer)
-        let score = metricValue(prediction, y, rows)
-        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
-        updateTrainableRanges()
-        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
-        return (value, score)
+        graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
+        return learn(loss, optimizer, y, batch)
     }
 
     /// Loss and metric for a model with several inputs, in inference mode.
@@ -114,6 +91,35 @@ public final class Model {
         try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
         graph.forward(inputs: inputs, batch: batch, training: false)
+        return score(loss, y, batch)
+    }
+
+    private func compiled() throws -> (Loss, Optimizer) {
+        guard let loss, let optimizer else {
+            throw SwiftCNNError.invalidState("You must call `compile()` before using the model.")
+        }
+        return (loss, optimizer)
+    }
+
+    /// Dropout masks differ at every step and are reproducible from the seed.
+    private var stepSeed: UInt64 { seed &+ stepCounter &* 0x9E37_79B9 }
+
+    /// After a training-mode forward pass: loss and its gradient, metric, backward, optimizer update.
+    private func learn(_ loss: Loss, _ optimizer: Optimizer, _ y: UnsafePointer<Float>, _ batch: Int) -> (loss: Double, metric: Double) {
+        let rows = batch * outputSize / classes
+        lossGradient.reserve(batch * outputSize)
+        let prediction = graph.activation(outputNode)
+        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
+                                 gradient: lossGradient.pointer)
+        let metric = metricValue(prediction, y, rows)
+        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
+        updateTrainableRanges()
+        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
+        return (value, metric)
+    }
+
+    /// After an inference-mode forward pass: loss and metric.
+    private func score(_ loss: Loss, _ y: UnsafePointer<Float>, _ batch: Int) -> (loss: Double, metric: Double) {
         let rows = batch * outputSize / classes
         let prediction = graph.activation(outputNode)
         return (loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes, gradient: nil),
@@ -144,10 +150,7 @@ public final class Model {
         try checkFinite(x, xCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
         graph.forward(input: x, batch: batch, training: false)
-        let rows = batch * outputSize / classes
-        let prediction = graph.activation(outputNode)
-        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes, gradient: nil)
-        return (value, metricValue(prediction, y, rows))
+        return score(loss, y, batch)
     }
 
     /// Inference-mode outputs of the first output node for `batch` samples, written to `out`.
