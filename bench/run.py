@@ -50,21 +50,60 @@ def worker(framework, workload, threads, steps):
                       "rss_mib": rss, "params": params}))
 
 
-def w1_layers(L):
-    return [L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)), L.MaxPooling2D(2),
-            L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
-            L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")]
+# Each workload is one layer list, built identically in every framework.
+# ("conv", filters, padding) with ReLU, ("pool",), ("flatten",), ("dropout", rate), ("dense", units, activation)
+def _vgg16_base():
+    spec = []
+    for filters, convs in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
+        spec += [("conv", filters, "same")] * convs + [("pool",)]
+    return spec
 
 
-WORKLOADS = {"W1": {"batch": 64, "shape": (28, 28, 1), "classes": 10, "infer_batch": 256, "params": 93322}}
+WORKLOADS = {
+    "W1": {"shape": (28, 28, 1), "batch": 64, "infer_batch": 256, "classes": 10, "optimizer": "rmsprop",
+           "layers": [("conv", 32, "valid"), ("pool",), ("conv", 64, "valid"), ("pool",), ("conv", 64, "valid"),
+                      ("flatten",), ("dense", 64, "relu"), ("dense", 10, "softmax")]},
+    "W2": {"shape": (150, 150, 3), "batch": 20, "infer_batch": 20, "classes": 2, "optimizer": "adam",
+           "layers": [("conv", 32, "valid"), ("pool",), ("conv", 64, "valid"), ("pool",), ("conv", 128, "valid"),
+                      ("pool",), ("conv", 128, "valid"), ("pool",), ("flatten",), ("dropout", 0.5),
+                      ("dense", 512, "relu"), ("dense", 1, "sigmoid")]},
+    "W3": {"shape": (28, 28, 1), "batch": 100, "infer_batch": 256, "classes": 10, "optimizer": "adam",
+           "layers": [("conv", 16, "same"), ("conv", 16, "same"), ("pool",), ("conv", 32, "same"), ("conv", 32, "same"),
+                      ("pool",), ("conv", 64, "same"), ("conv", 64, "same"), ("pool",), ("flatten",),
+                      ("dense", 50, "relu"), ("dropout", 0.5), ("dense", 10, "softmax")]},
+    "W5": {"shape": (32, 32, 3), "batch": 32, "infer_batch": 32, "classes": 2, "optimizer": "rmsprop",
+           "layers": _vgg16_base() + [("flatten",), ("dense", 1, "sigmoid")]},
+}
+
+
+def _loss(spec):
+    return "binary_crossentropy" if spec["layers"][-1][2] == "sigmoid" else "sparse_categorical_crossentropy"
+
+
+def _keras_like(L, spec):
+    out = []
+    for item in spec["layers"]:
+        kind = item[0]
+        if kind == "conv":
+            out.append(L.Conv2D(item[1], 3, padding=item[2], activation="relu"))
+        elif kind == "pool":
+            out.append(L.MaxPooling2D(2))
+        elif kind == "flatten":
+            out.append(L.Flatten())
+        elif kind == "dropout":
+            out.append(L.Dropout(item[1]))
+        else:
+            out.append(L.Dense(item[1], activation=item[2]))
+    return out
 
 
 def build_swiftcnn(workload, threads):
     import swiftcnn
     from swiftcnn import layers, models
     swiftcnn.set_num_threads(threads)
-    model = models.Sequential(w1_layers(layers))
-    model.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    spec = WORKLOADS[workload]
+    model = models.Sequential([layers.Input(shape=spec["shape"])] + _keras_like(layers, spec))
+    model.compile(spec["optimizer"], _loss(spec), metrics=["accuracy"])
     return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict(x, batch_size=len(x))), model.count_params()
 
 
@@ -73,12 +112,9 @@ def build_keras(workload, threads):
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
-    model = keras.Sequential([keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.Flatten(),
-        keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10, activation="softmax")])
-    model.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    spec = WORKLOADS[workload]
+    model = keras.Sequential([keras.Input(spec["shape"])] + _keras_like(keras.layers, spec))
+    model.compile(spec["optimizer"], _loss(spec), metrics=["accuracy"])
     return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict_on_batch(x)), model.count_params()
 
 
@@ -86,22 +122,45 @@ def build_torch(workload, threads):
     import torch
     import torch.nn as nn
     torch.set_num_threads(threads)
-    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 64), nn.ReLU(),
-                          nn.Linear(64, 10))
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()
+    spec = WORKLOADS[workload]
+    h, w, c = spec["shape"]
+    mods, channels = [], c
+    for item in spec["layers"]:
+        kind = item[0]
+        if kind == "conv":
+            mods += [nn.Conv2d(channels, item[1], 3, padding=1 if item[2] == "same" else 0), nn.ReLU()]
+            channels = item[1]
+        elif kind == "pool":
+            mods.append(nn.MaxPool2d(2))
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+        elif kind == "dropout":
+            mods.append(nn.Dropout(item[1]))
+        else:
+            mods.append(nn.LazyLinear(item[1]))
+            if item[2] == "relu":
+                mods.append(nn.ReLU())
+            elif item[2] == "sigmoid":
+                mods.append(nn.Sigmoid())
+    model = nn.Sequential(*mods)
+    model(torch.zeros(1, c, h, w))   # materialise the lazy layers
+    params = model.parameters()
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7) if spec["optimizer"] == "adam" else \
+        torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    binary = spec["layers"][-1][2] == "sigmoid"
+    loss_fn = nn.BCELoss() if binary else nn.CrossEntropyLoss()   # softmax is folded into the loss for PyTorch
 
     def train(x, y):
         xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
         opt.zero_grad()
-        loss = loss_fn(model(xt), torch.from_numpy(y))
-        loss.backward()
+        out = model(xt)
+        target = torch.from_numpy(y.astype("float32")).reshape(-1, 1) if binary else torch.from_numpy(y)
+        loss_fn(out, target).backward()
         opt.step()
 
     def infer(x):
         with torch.no_grad():
-            return torch.softmax(model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), 1)
+            return model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
     return train, infer, sum(p.numel() for p in model.parameters())
 
 
@@ -118,14 +177,15 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker", nargs=2)
+    parser.add_argument("--workloads", default="W1,W2,W3,W5")
     args = parser.parse_args()
-    steps = 20 if args.quick else 100
+    steps = 10 if args.quick else 40
     if args.worker:
         worker(args.worker[0], args.worker[1], args.threads, steps)
         return
     repeats = 1 if args.quick else 3
     results = {}
-    for workload in WORKLOADS:
+    for workload in args.workloads.split(","):
         for r in range(repeats):
             for fw in FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]:
                 proc = subprocess.run([python_for(fw), __file__, "--worker", fw, workload, "--threads", str(args.threads)],
