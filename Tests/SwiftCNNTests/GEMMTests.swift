@@ -50,4 +50,23 @@ final class GEMMTests: XCTestCase {
         check(m: 288, n: 64, k: 242, transA: true, transB: false)
         check(m: 242, n: 288, k: 64, transA: false, transB: true)
     }
+
+    /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
+    func testBiasAndReLUEpilogue() {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288)] {
+            var rng = RNG(seed: UInt64(m + n + k))
+            let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
+            let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }
+            let bias = (0..<n).map { _ in Float(rng.nextUniform(-1, 1)) }
+            var expected = [Float](repeating: 0, count: m * n), actual = [Float](repeating: .nan, count: m * n)
+            gemmReference(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+                          beta: 0, c: &expected, ldc: n)
+            for i in 0..<(m * n) { expected[i] = max(expected[i] + bias[i % n], 0) }
+            gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+                 c: &actual, ldc: n, bias: bias, relu: true)
+            for i in 0..<(m * n) {
+                XCTAssertEqual(actual[i], expected[i], accuracy: 1e-4 * max(1, abs(expected[i])), "m=\(m) n=\(n) k=\(k) i=\(i)")
+            }
+        }
+    }
 }

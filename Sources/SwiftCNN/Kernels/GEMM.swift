@@ -3,7 +3,9 @@ import Glibc
 #endif
 
 /// Row-major single-precision GEMM: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
-/// `beta == 0` overwrites C without reading it (C may hold garbage). Thread-safe; splits rows of C across the
+/// `beta == 0` overwrites C without reading it (C may hold garbage). Optional epilogue: `bias` (n values) is added
+/// to every row and `relu` clamps at zero, applied to each 6-row tile right after its last K block, while it is
+/// still in cache (a layer's bias + ReLU then costs no extra pass over the output). Thread-safe; splits rows of C across the
 /// engine's threads when the product is big.
 ///
 /// Design (AVX2 + FMA, 16 ymm registers): a "direct" micro-kernel computes a 6×16 tile of C in 12 SIMD8
@@ -13,7 +15,8 @@ import Glibc
 /// B panel stays in cache.
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                 bias: UnsafePointer<Float>? = nil, relu: Bool = false) {
     guard m > 0, n > 0 else { return }
     // beta == 0: the first K block stores into C (no zeroing pass); otherwise C ← beta · C, then accumulate.
     if k == 0 || alpha == 0 || beta != 0 {
@@ -22,7 +25,10 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
             if beta == 0 { row.initialize(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
         }
     }
-    guard k > 0, alpha != 0 else { return }
+    guard k > 0, alpha != 0 else {
+        if bias != nil || relu { applyEpilogue(0..<m, n: n, c: c, ldc: ldc, bias: bias, relu: relu) }
+        return
+    }
     let overwrite = beta == 0
 
     // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
@@ -40,15 +46,16 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     // Split rows of C across threads only when the product is big enough to repay the fork/join.
     if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite)
+                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
         parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
             let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
             gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
-                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite)
+                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite,
+                     bias: j.bias, relu: j.relu)
         }
     } else {
         gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite)
+                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
     }
 }
 
@@ -63,13 +70,15 @@ private struct GEMMJob {
     let c: UnsafeMutablePointer<Float>
     let ldc: Int
     let overwrite: Bool
+    let bias: UnsafePointer<Float>?
+    let relu: Bool
 }
 
 /// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
 @inline(__always)
 private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
                       depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                      overwrite: Bool) {
+                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool) {
     let blocks = (k + 255) / 256
     let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
     var p0 = 0
@@ -93,6 +102,9 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
                 for r in 0..<mr {
                     kernelRow(kc, aTile + r * rowStride, depthStride, bPanel, ldb, c + (i + r) * ldc, columns: j..<n, alpha, store)
                 }
+            }
+            if p0 + kc == k && (bias != nil || relu) {
+                applyEpilogue(i..<(i + mr), n: n, c: c, ldc: ldc, bias: bias, relu: relu)
             }
             i += mr
         }
@@ -165,6 +177,31 @@ private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: Uns
         }
         c[j] = store ? alpha * acc : c[j] + alpha * acc
         j += 1
+    }
+}
+
+/// C[rows] += bias (per column), then max(0, ·) when `relu`.
+@inline(__always)
+private func applyEpilogue(_ rows: Range<Int>, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                           bias: UnsafePointer<Float>?, relu: Bool) {
+    let zero = SIMD8<Float>(repeating: 0)
+    for r in rows {
+        let row = c + r * ldc
+        var j = 0
+        while j + 8 <= n {
+            let raw = UnsafeMutableRawPointer(row + j)
+            var v = raw.loadUnaligned(as: SIMD8<Float>.self)
+            if let bias { v += UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Float>.self) }
+            if relu { v = v.replacing(with: zero, where: v .< zero) }
+            raw.storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < n {
+            var v = row[j] + (bias?[j] ?? 0)
+            if relu { v = max(v, 0) }
+            row[j] = v
+            j += 1
+        }
     }
 }
 

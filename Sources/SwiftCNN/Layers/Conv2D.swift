@@ -86,13 +86,12 @@ public final class Conv2D: Layer {
             im2col(io.inputs[0], batch: io.batch, g, columns: io.workspace)
             a = UnsafePointer(io.workspace)
         }
+        // Bias and ReLU ride in the GEMM's epilogue; other activations take a pass of their own.
+        let fused = activation == .relu || activation == .linear
         gemm(transA: false, transB: false, m: m, n: filters, k: g.patchSize, alpha: 1, a: a, lda: g.patchSize,
-             b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters)
-        if useBias {
-            let bias = io.parameters[1], out = io.output
-            for r in 0..<m { for f in 0..<filters { out[r * filters + f] += bias[f] } }
-        }
-        activation.forward(io.output, rows: m, width: filters)
+             b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
+             bias: useBias ? UnsafePointer(io.parameters[1]) : nil, relu: activation == .relu)
+        if !fused { activation.forward(io.output, rows: m, width: filters) }
     }
 
     public func backward(_ io: LayerIO) {

@@ -46,13 +46,12 @@ public final class Dense: Layer {
 
     public func forward(_ io: LayerIO) {
         let m = io.batch * rowsPerSample
+        // Bias and ReLU ride in the GEMM's epilogue; other activations take a pass of their own.
+        let fused = activation == .relu || activation == .linear
         gemm(transA: false, transB: false, m: m, n: units, k: inputWidth, alpha: 1, a: io.inputs[0], lda: inputWidth,
-             b: io.parameters[0], ldb: units, beta: 0, c: io.output, ldc: units)
-        if useBias {
-            let bias = io.parameters[1], out = io.output
-            for r in 0..<m { for u in 0..<units { out[r * units + u] += bias[u] } }
-        }
-        activation.forward(io.output, rows: m, width: units)
+             b: io.parameters[0], ldb: units, beta: 0, c: io.output, ldc: units,
+             bias: useBias ? UnsafePointer(io.parameters[1]) : nil, relu: activation == .relu)
+        if !fused { activation.forward(io.output, rows: m, width: units) }
     }
 
     public func backward(_ io: LayerIO) {
