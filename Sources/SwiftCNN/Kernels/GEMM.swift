@@ -85,28 +85,35 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
     while p0 < k {
         let kc = min(kBlock, k - p0)
         let store = overwrite && p0 == 0   // the first K block writes C, later ones add
-        var i = rows.lowerBound
-        while i < rows.upperBound {
-            let mr = min(6, rows.upperBound - i)
-            let aTile = a + i * rowStride + p0 * depthStride
-            let bPanel = b + p0 * ldb
+        let bPanel = b + p0 * ldb
+        // M blocks of 96 rows, columns outer within a block: a 16-column B panel (kc × 16) stays in L1 while all
+        // the block's row tiles use it, and the block's A rows (96 × kc) stay in L2.
+        var m0 = rows.lowerBound
+        while m0 < rows.upperBound {
+            let m1 = min(m0 + 96, rows.upperBound)
+            let fullRows = m0 + (m1 - m0) / 6 * 6
             var j = 0
-            if mr == 6 {
-                while j + 16 <= n {
-                    kernel6x16(kc, aTile, rowStride, depthStride, bPanel + j, ldb, c + i * ldc + j, ldc, alpha, store)
-                    j += 16
+            while j + 16 <= n {
+                var i = m0
+                while i < fullRows {
+                    kernel6x16(kc, a + i * rowStride + p0 * depthStride, rowStride, depthStride, bPanel + j, ldb,
+                               c + i * ldc + j, ldc, alpha, store)
+                    i += 6
                 }
+                j += 16
             }
-            if j < n {
-                // Edge: fewer than 6 rows or 16 columns left; one row at a time, 8 columns per vector.
-                for r in 0..<mr {
-                    kernelRow(kc, aTile + r * rowStride, depthStride, bPanel, ldb, c + (i + r) * ldc, columns: j..<n, alpha, store)
+            // Edges: leftover columns of the full tiles, and every column of the last rows (fewer than 6).
+            for r in m0..<m1 {
+                let from = r < fullRows ? j : 0
+                if from < n {
+                    kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, bPanel, ldb, c + r * ldc,
+                              columns: from..<n, alpha, store)
                 }
             }
             if p0 + kc == k && (bias != nil || relu) {
-                applyEpilogue(i..<(i + mr), n: n, c: c, ldc: ldc, bias: bias, relu: relu)
+                applyEpilogue(m0..<m1, n: n, c: c, ldc: ldc, bias: bias, relu: relu)
             }
-            i += mr
+            m0 = m1
         }
         p0 += kc
     }
