@@ -69,4 +69,19 @@ final class GEMMTests: XCTestCase {
             }
         }
     }
+
+    /// The bias-gradient reduction against a plain double-precision loop, for widths with and without a SIMD tail.
+    func testColumnSums() {
+        for (rows, width) in [(1, 1), (3, 8), (7, 13), (4099, 32), (50, 64), (9, 10)] {
+            var rng = RNG(seed: UInt64(rows * 7 + width))
+            let x = (0..<(rows * width)).map { _ in Float(rng.nextUniform(-1, 1)) }
+            var sums = [Float](repeating: .nan, count: width)
+            columnSums(x, rows: rows, width: width, into: &sums)
+            for j in 0..<width {
+                var expected = 0.0
+                for r in 0..<rows { expected += Double(x[r * width + j]) }
+                XCTAssertEqual(Double(sums[j]), expected, accuracy: 1e-5 * Double(rows), "rows=\(rows) width=\(width) j=\(j)")
+            }
+        }
+    }
 }

@@ -107,9 +107,7 @@ public final class Conv2D: Layer {
             gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: m, alpha: 1, a: a, lda: g.patchSize,
                  b: preGrad, ldb: filters, beta: 0, c: io.parameterGrads[0], ldc: filters)
             if useBias {
-                let db = io.parameterGrads[1]
-                db.initialize(repeating: 0, count: filters)
-                for r in 0..<m { for f in 0..<filters { db[f] += preGrad[r * filters + f] } }
+                columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1])
             }
         }
         if io.needsInputGrad[0] {

@@ -63,9 +63,7 @@ public final class Dense: Layer {
             gemm(transA: true, transB: false, m: inputWidth, n: units, k: m, alpha: 1, a: io.inputs[0], lda: inputWidth,
                  b: preGrad, ldb: units, beta: 0, c: io.parameterGrads[0], ldc: units)
             if useBias {
-                let db = io.parameterGrads[1]
-                db.initialize(repeating: 0, count: units)
-                for r in 0..<m { for u in 0..<units { db[u] += preGrad[r * units + u] } }
+                columnSums(preGrad, rows: m, width: units, into: io.parameterGrads[1])
             }
         }
         if io.needsInputGrad[0] {
