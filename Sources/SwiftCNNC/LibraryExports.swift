@@ -60,3 +60,24 @@ public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: In
                      fill: fill, cval: cval, rescale: rescale, clip255: clip255 != 0, output: out)
     }
 }
+
+/// Row-major C = alpha · op(A) · op(B) + beta · C with the engine's GEMM (benchmarks and tests compare it with BLAS).
+@_cdecl("scnn_gemm")
+public func scnn_gemm(_ transA: Int32, _ transB: Int32, _ m: Int64, _ n: Int64, _ k: Int64, _ alpha: Float,
+                      _ a: UnsafePointer<Float>?, _ lda: Int64, _ b: UnsafePointer<Float>?, _ ldb: Int64,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int64) -> Int32 {
+    guarded("scnn_gemm") {
+        let a = try required(a, "a"), b = try required(b, "b"), c = try required(c, "c")
+        guard m >= 0, n >= 0, k >= 0 else {
+            throw SwiftCNNError.invalidArgument("scnn_gemm: m, n, k must be >= 0, received \(m), \(n), \(k)")
+        }
+        // A row of A as stored is k long (m when transposed); of B, n long (k when transposed); of C, n long.
+        let aRow = transA != 0 ? m : k, bRow = transB != 0 ? k : n
+        guard lda >= aRow, ldb >= bRow, ldc >= n else {
+            throw SwiftCNNError.invalidArgument("scnn_gemm: leading dimensions too small: lda \(lda) (needs >= \(aRow)), "
+                                                + "ldb \(ldb) (needs >= \(bRow)), ldc \(ldc) (needs >= \(n))")
+        }
+        gemm(transA: transA != 0, transB: transB != 0, m: Int(m), n: Int(n), k: Int(k), alpha: alpha,
+             a: a, lda: Int(lda), b: b, ldb: Int(ldb), beta: beta, c: c, ldc: Int(ldc))
+    }
+}

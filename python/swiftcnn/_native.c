@@ -527,12 +527,42 @@ static PyObject *native_augment(PyObject *m, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* matmul(a, b) -> a @ b with the engine's GEMM; private, for tests and the GEMM benchmark. Takes only 2-D
+ * C-contiguous float32 arrays, so what is timed is the kernel and not a conversion. */
+static PyObject *native_matmul(PyObject *m, PyObject *args) {
+    PyArrayObject *a, *b;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyArray_Type, &a, &PyArray_Type, &b)) return NULL;
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || PyArray_TYPE(b) != NPY_FLOAT32 || PyArray_NDIM(a) != 2 ||
+        PyArray_NDIM(b) != 2 || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_IS_C_CONTIGUOUS(b)) {
+        PyErr_SetString(PyExc_ValueError, "matmul: a and b must be 2-D C-contiguous float32 arrays");
+        return NULL;
+    }
+    npy_intp rows = PyArray_DIM(a, 0), inner = PyArray_DIM(a, 1), cols = PyArray_DIM(b, 1);
+    if (PyArray_DIM(b, 0) != inner) {
+        PyErr_Format(PyExc_ValueError, "matmul: shapes (%zd, %zd) and (%zd, %zd) do not match",
+                     (Py_ssize_t)rows, (Py_ssize_t)inner, (Py_ssize_t)PyArray_DIM(b, 0), (Py_ssize_t)cols);
+        return NULL;
+    }
+    npy_intp dims[2] = {rows, cols};
+    PyArrayObject *c = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!c) return NULL;
+    int32_t status;
+    const float *ap = PyArray_DATA(a), *bp = PyArray_DATA(b);
+    float *cp = PyArray_DATA(c);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_gemm(0, 0, rows, cols, inner, 1.0f, ap, inner, bp, cols, 0.0f, cp, cols);
+    Py_END_ALLOW_THREADS
+    if (status != SCNN_OK) { Py_DECREF(c); return raise_status(status); }
+    return (PyObject *)c;
+}
+
 static PyMethodDef module_methods[] = {
     {"augment", native_augment, METH_VARARGS, "Resamples a batch of images through affine transforms."},
     {"version", native_version, METH_NOARGS, "The engine version."},
     {"set_num_threads", native_set_num_threads, METH_VARARGS, "Sets the engine's thread count."},
     {"get_num_threads", native_get_num_threads, METH_NOARGS, "The engine's thread count."},
     {"permutation", native_permutation, METH_VARARGS, "permutation(seed, stream, n) -> int64 array"},
+    {"matmul", native_matmul, METH_VARARGS, "matmul(a, b) -> a @ b for 2-D float32 arrays (engine GEMM)"},
     {NULL}
 };
 

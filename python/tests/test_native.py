@@ -114,3 +114,48 @@ def test_engine_survives_fork():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert before.shape == (64, 2)
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 5, 3), (13, 33, 17), (97, 64, 288), (130, 1, 70), (0, 4, 3), (5, 4, 0)])
+def test_matmul_matches_numpy(m, n, k):
+    from swiftcnn import _native
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    b = rng.normal(size=(k, n)).astype(np.float32)
+    c = _native.matmul(a, b)
+    assert c.shape == (m, n) and c.dtype == np.float32
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-4, atol=1e-4 * max(k, 1) ** 0.5)
+
+
+def test_matmul_rejects_bad_input():
+    from swiftcnn import _native
+    a = np.ones((4, 3), np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        _native.matmul(a.astype(np.float64), a.T.copy())
+    with pytest.raises(ValueError, match="2-D"):
+        _native.matmul(np.ones(3, np.float32), a)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _native.matmul(a, a.T)
+    with pytest.raises(ValueError, match=r"\(4, 3\) and \(4, 3\)"):
+        _native.matmul(a, a)
+    with pytest.raises(TypeError):
+        _native.matmul([[1.0]], [[1.0]])
+
+
+def test_gemm_c_abi_validates_arguments():
+    import ctypes
+    lib = ctypes.CDLL(swiftcnn.get_lib())
+    lib.scnn_gemm.restype = ctypes.c_int32
+    lib.scnn_gemm.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                              ctypes.c_float, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                              ctypes.c_float, ctypes.c_void_p, ctypes.c_int64]
+    lib.scnn_last_error.restype = ctypes.c_char_p
+    a, b, c = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.zeros((2, 4), np.float32)
+    pa, pb, pc = (x.ctypes.data for x in (a, b, c))
+    assert lib.scnn_gemm(0, 0, 2, 4, 3, 1.0, pa, 3, pb, 4, 0.0, pc, 4) == 0 and (c == 3).all()
+    assert lib.scnn_gemm(0, 1, 2, 4, 3, 1.0, pa, 3, pb, 2, 0.0, pc, 4) == 1   # stored Bᵀ (n x k) needs ldb >= k
+    assert lib.scnn_gemm(0, 0, 2, 4, 3, 1.0, pa, 2, pb, 4, 0.0, pc, 4) == 1
+    assert b"lda 2" in lib.scnn_last_error()
+    assert lib.scnn_gemm(0, 0, -1, 4, 3, 1.0, pa, 3, pb, 4, 0.0, pc, 4) == 1
+    assert lib.scnn_gemm(0, 0, 2, 4, 3, 1.0, None, 3, pb, 4, 0.0, pc, 4) == 5
+    assert b"'a'" in lib.scnn_last_error()

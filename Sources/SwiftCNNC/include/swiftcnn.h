@@ -38,6 +38,14 @@ int32_t scnn_get_num_threads(int32_t *out);
 /* A seeded permutation of 0..n-1 (the engine's RNG; used for shuffling). */
 int32_t scnn_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *out);
 
+/* ---- kernels ---- */
+/* Row-major single-precision GEMM with the engine's kernel and threads: C[m x n] = alpha * op(A) * op(B) + beta * C,
+ * op(X) = X, or X transposed when trans != 0. lda/ldb/ldc are the row strides of the arrays as stored (A is m x k,
+ * or k x m when transposed; B is k x n, or n x k); each must be >= the row length it covers. beta == 0 overwrites C
+ * without reading it. */
+int32_t scnn_gemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* ---- data augmentation ---- */
 /* Resamples `count` images (count x h x w x c floats) through one affine transform each (9 floats per image:
  * rotation theta and shear in degrees, shifts tx (rows) and ty (columns) in pixels, zooms zx and zy, flip_h, flip_v,
