@@ -9,6 +9,12 @@ let engineFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Xcc", "-mtune=generic", "-enforce-exclusivity=unchecked"]),
 ]
 
+// The AVX-512 micro-kernels are compiled for x86-64-v4 in a module of their own and called only after a run-time
+// check of the CPU (InstructionSet.swift), so the library still runs on AVX2-only machines.
+let avx512Flags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mtune=generic", "-enforce-exclusivity=unchecked"]),
+]
+
 let package = Package(
     name: "SwiftCNN",
     products: [
@@ -16,7 +22,8 @@ let package = Package(
         .library(name: "swiftcnn", type: .dynamic, targets: ["SwiftCNNC"]),
     ],
     targets: [
-        .target(name: "SwiftCNN", swiftSettings: engineFlags),
+        .target(name: "SwiftCNNAVX512", swiftSettings: avx512Flags),
+        .target(name: "SwiftCNN", dependencies: ["SwiftCNNAVX512"], swiftSettings: engineFlags),
         .target(
             name: "SwiftCNNC",
             dependencies: ["SwiftCNN"],

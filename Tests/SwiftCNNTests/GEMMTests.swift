@@ -16,6 +16,8 @@ final class GEMMTests: XCTestCase {
         var expected = c0.map { $0.isNaN ? 0 : $0 }, actual = c0
         gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                       beta: beta, c: &expected, ldc: ldc)
+        forEachInstructionSet { isa in
+        actual = c0
         gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
              beta: beta, c: &actual, ldc: ldc)
         let tolerance = 1e-5 * Float(max(k, 1)).squareRoot() * 4
@@ -23,10 +25,23 @@ final class GEMMTests: XCTestCase {
             for j in 0..<n {
                 let e = expected[i * ldc + j], g = actual[i * ldc + j]
                 if !(abs(e - g) <= tolerance * max(1, abs(e))) {
-                    XCTFail("m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB): C[\(i),\(j)] = \(g), expected \(e)", line: line)
+                    XCTFail("\(isa) m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB): C[\(i),\(j)] = \(g), expected \(e)",
+                            line: line)
                     return
                 }
             }
+        }
+        }
+    }
+
+    /// Runs `body` once with each instruction set this CPU supports (AVX2 always; AVX-512 where present), so both
+    /// sets of micro-kernels are checked on an AVX-512 machine.
+    private func forEachInstructionSet(_ body: (InstructionSet) -> Void) {
+        let saved = InstructionSet.active
+        defer { InstructionSet.setActive(saved) }
+        for isa in InstructionSet.supported {
+            XCTAssertTrue(InstructionSet.setActive(isa))
+            body(isa)
         }
     }
 
@@ -45,7 +60,12 @@ final class GEMMTests: XCTestCase {
     }
 
     /// Convolution-shaped products: forward (M big, N = filters), weight gradient (transA), data gradient (transB).
+    /// Sizes around the AVX-512 tiles (12 × 32, 12 × 16) and the AVX2 tile (6 × 16) exercise every edge path.
     func testConvolutionShapes() {
+        for (m, n) in [(12, 32), (24, 48), (25, 63), (107, 80), (11, 17), (96, 16), (193, 129)] {
+            check(m: m, n: n, k: 37, transA: false, transB: false)
+            check(m: m, n: n, k: 300, transA: true, transB: false)
+        }
         check(m: 676, n: 32, k: 9, transA: false, transB: false)
         check(m: 288, n: 64, k: 242, transA: true, transB: false)
         check(m: 242, n: 288, k: 64, transA: false, transB: true)
@@ -53,7 +73,7 @@ final class GEMMTests: XCTestCase {
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
-        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288)] {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }
@@ -62,10 +82,14 @@ final class GEMMTests: XCTestCase {
             gemmReference(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
                           beta: 0, c: &expected, ldc: n)
             for i in 0..<(m * n) { expected[i] = max(expected[i] + bias[i % n], 0) }
-            gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
-                 c: &actual, ldc: n, bias: bias, relu: true)
-            for i in 0..<(m * n) {
-                XCTAssertEqual(actual[i], expected[i], accuracy: 1e-4 * max(1, abs(expected[i])), "m=\(m) n=\(n) k=\(k) i=\(i)")
+            forEachInstructionSet { isa in
+                actual = [Float](repeating: .nan, count: m * n)
+                gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0,
+                     c: &actual, ldc: n, bias: bias, relu: true)
+                for i in 0..<(m * n) where !(abs(actual[i] - expected[i]) <= 1e-4 * max(1, abs(expected[i]))) {
+                    XCTFail("\(isa) m=\(m) n=\(n) k=\(k): C[\(i)] = \(actual[i]), expected \(expected[i])")
+                    return
+                }
             }
         }
     }

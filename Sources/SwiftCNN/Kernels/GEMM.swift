@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftCNNAVX512
 
 /// Row-major single-precision GEMM: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
 /// `beta == 0` overwrites C without reading it (C may hold garbage). Optional epilogue: `bias` (n values) is added
@@ -30,6 +31,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         return
     }
     let overwrite = beta == 0
+    let avx512 = InstructionSet.active == .avx512
 
     // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
     let rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1
@@ -46,16 +48,17 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     // Split rows of C across threads only when the product is big enough to repay the fork/join.
     if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
+                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
+                          avx512: avx512)
         parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
             let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
             gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
                      depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite,
-                     bias: j.bias, relu: j.relu)
+                     bias: j.bias, relu: j.relu, avx512: j.avx512)
         }
     } else {
         gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
+                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu, avx512: avx512)
     }
 }
 
@@ -72,43 +75,43 @@ private struct GEMMJob {
     let overwrite: Bool
     let bias: UnsafePointer<Float>?
     let relu: Bool
+    let avx512: Bool
 }
 
 /// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
 @inline(__always)
 private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
                       depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool) {
+                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool, avx512: Bool) {
     let blocks = (k + 255) / 256
     let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
     var p0 = 0
     while p0 < k {
         let kc = min(kBlock, k - p0)
-        let store = overwrite && p0 == 0   // the first K block writes C, later ones add
-        let bPanel = b + p0 * ldb
-        // M blocks of 96 rows, columns outer within a block: a 16-column B panel (kc × 16) stays in L1 while all
-        // the block's row tiles use it, and the block's A rows (96 × kc) stay in L2.
+        let block = KBlock(kc: kc, a: a + p0 * depthStride, rs: rowStride, ds: depthStride, b: b + p0 * ldb, ldb: ldb,
+                           c: c, ldc: ldc, alpha: alpha, store: overwrite && p0 == 0)  // the first K block writes C
+        // M blocks of 96 rows, columns outer within a block: a B panel (kc × 16 or 32) stays in L1 while all the
+        // block's row tiles use it, and the block's A rows (96 × kc) stay in L2.
         var m0 = rows.lowerBound
         while m0 < rows.upperBound {
             let m1 = min(m0 + 96, rows.upperBound)
-            let fullRows = m0 + (m1 - m0) / 6 * 6
-            var j = 0
-            while j + 16 <= n {
-                var i = m0
-                while i < fullRows {
-                    kernel6x16(kc, a + i * rowStride + p0 * depthStride, rowStride, depthStride, bPanel + j, ldb,
-                               c + i * ldc + j, ldc, alpha, store)
-                    i += 6
+            if avx512 {
+                // 12×32 and 12×16 tiles; what they leave (the last rows, and columns past a multiple of 16) goes
+                // through the AVX2 tiles below.
+                let fullRows = m0 + (m1 - m0) / 12 * 12
+                var j = 0
+                while j + 32 <= n {
+                    for i in stride(from: m0, to: fullRows, by: 12) { block.tile(i, j, kernel12x32AVX512) }
+                    j += 32
                 }
-                j += 16
-            }
-            // Edges: leftover columns of the full tiles, and every column of the last rows (fewer than 6).
-            for r in m0..<m1 {
-                let from = r < fullRows ? j : 0
-                if from < n {
-                    kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, bPanel, ldb, c + r * ldc,
-                              columns: from..<n, alpha, store)
+                if j + 16 <= n {
+                    for i in stride(from: m0, to: fullRows, by: 12) { block.tile(i, j, kernel12x16AVX512) }
+                    j += 16
                 }
+                if j < n { avx2Tiles(block, rows: m0..<fullRows, columns: j..<n) }
+                avx2Tiles(block, rows: fullRows..<m1, columns: 0..<n)
+            } else {
+                avx2Tiles(block, rows: m0..<m1, columns: 0..<n)
             }
             if p0 + kc == k && (bias != nil || relu) {
                 applyEpilogue(m0..<m1, n: n, c: c, ldc: ldc, bias: bias, relu: relu)
@@ -116,6 +119,47 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
             m0 = m1
         }
         p0 += kc
+    }
+}
+
+/// One K block of a GEMM: A and B already offset to the block's first depth index.
+private struct KBlock {
+    let kc: Int
+    let a: UnsafePointer<Float>
+    let rs, ds: Int
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
+    let alpha: Float
+    let store: Bool
+
+    typealias Kernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>,
+                        Int, Float, Bool) -> Void
+
+    /// Runs `kernel` on the tile whose top-left element of C is (i, j).
+    @inline(__always)
+    func tile(_ i: Int, _ j: Int, _ kernel: Kernel) {
+        kernel(kc, a + i * rs, rs, ds, b + j, ldb, c + i * ldc + j, ldc, alpha, store)
+    }
+}
+
+/// The rectangle `rows` × `columns` of C in AVX2 tiles: 6×16 where they fit, then one row at a time.
+@inline(__always)
+private func avx2Tiles(_ block: KBlock, rows: Range<Int>, columns: Range<Int>) {
+    guard !rows.isEmpty, !columns.isEmpty else { return }
+    let fullRows = rows.lowerBound + rows.count / 6 * 6
+    var j = columns.lowerBound
+    while j + 16 <= columns.upperBound {
+        for i in stride(from: rows.lowerBound, to: fullRows, by: 6) { block.tile(i, j, kernel6x16) }
+        j += 16
+    }
+    for r in rows {
+        let from = r < fullRows ? j : columns.lowerBound
+        if from < columns.upperBound {
+            kernelRow(block.kc, block.a + r * block.rs, block.ds, block.b, block.ldb, block.c + r * block.ldc,
+                      columns: from..<columns.upperBound, block.alpha, block.store)
+        }
     }
 }
 
