@@ -63,4 +63,68 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertThrowsError(try WindowGeometry(inH: 2, inW: 2, channels: 1, kernel: (3, 3), stride: (1, 1),
                                                 dilation: (1, 1), same: false, layer: "t"))
     }
+
+    /// Forward, weight gradient and input gradient against direct loops on shapes that cut the batch into chunks
+    /// several ways (parts of one image, whole images, many images per chunk) and split them across threads.
+    func testChunkedForwardAndBackwardAgainstDirectLoops() throws {
+        let saved = engineThreadCount
+        defer { setEngineThreadCount(saved) }
+        for threads in [1, 2, 3] {
+            setEngineThreadCount(threads)
+            try compareBackward(h: 40, w: 40, c: 16, filters: 20, same: true, batch: 3)
+            try compareBackward(h: 12, w: 12, c: 32, filters: 24, same: false, batch: 7)
+            try compareBackward(h: 6, w: 6, c: 3, filters: 8, same: false, batch: 50)
+        }
+    }
+
+    private func compareBackward(h: Int, w: Int, c: Int, filters: Int, same: Bool, batch: Int,
+                                 line: UInt = #line) throws {
+        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? "same" : "valid", useBias: false)
+        let out = try layer.build(inputShapes: [[h, w, c]])
+        let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
+                                   same: same, layer: "test")
+        var rng = RNG(seed: UInt64(h * 7 + c + batch))
+        var x = (0..<(batch * h * w * c)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        var kernel = (0..<(9 * c * filters)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        let n = batch * out.reduce(1, *)
+        var dy = (0..<n).map { _ in Float(rng.nextUniform(-1, 1)) }
+        var y = [Float](repeating: 0, count: n), dx = [Float](repeating: .nan, count: x.count)
+        var dW = [Float](repeating: .nan, count: kernel.count)
+        var workspace = [Float](repeating: 0, count: layer.workspaceSize(batch: batch))
+        x.withUnsafeMutableBufferPointer { xp in kernel.withUnsafeMutableBufferPointer { kp in
+        y.withUnsafeMutableBufferPointer { yp in dy.withUnsafeMutableBufferPointer { gp in
+        dx.withUnsafeMutableBufferPointer { ip in dW.withUnsafeMutableBufferPointer { wp in
+        workspace.withUnsafeMutableBufferPointer { sp in
+            let io = LayerIO(batch: batch, training: true, inputs: [xp.baseAddress!], output: yp.baseAddress!,
+                             outputGrad: gp.baseAddress!, inputGrads: [ip.baseAddress!], needsInputGrad: [true],
+                             parameters: [kp.baseAddress!], parameterGrads: [wp.baseAddress!],
+                             needsParameterGrads: true, workspace: sp.baseAddress!, stepSeed: 0)
+            layer.forward(io)
+            layer.backward(io)
+        } } } } } } }
+        var expectedY = [Float](repeating: 0, count: n)
+        conv2dReference(x, batch: batch, g, kernel: kernel, filters: filters, output: &expectedY)
+        var expectedDX = [Double](repeating: 0, count: x.count), expectedDW = [Double](repeating: 0, count: kernel.count)
+        for b in 0..<batch { for oy in 0..<g.outH { for ox in 0..<g.outW { for f in 0..<filters {
+            let grad = Double(dy[((b * g.outH + oy) * g.outW + ox) * filters + f])
+            for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy - g.padTop + ky, ix = ox - g.padLeft + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                for ch in 0..<c {
+                    let xi = ((b * h + iy) * w + ix) * c + ch, wi = ((ky * 3 + kx) * c + ch) * filters + f
+                    expectedDW[wi] += Double(x[xi]) * grad
+                    expectedDX[xi] += Double(kernel[wi]) * grad
+                }
+            } }
+        } } } }
+        func agree(_ name: String, _ actual: [Float], _ expected: [Double]) {
+            for i in 0..<actual.count where !(abs(Double(actual[i]) - expected[i]) <= 1e-3 * max(1, abs(expected[i]))) {
+                XCTFail("\(name)[\(i)] = \(actual[i]), expected \(expected[i]) (threads \(engineThreadCount))", line: line)
+                return
+            }
+        }
+        agree("y", y, expectedY.map(Double.init))
+        agree("dW", dW, expectedDW)
+        agree("dX", dx, expectedDX)
+    }
 }

@@ -7,7 +7,7 @@ import SwiftCNNAVX512
 /// `beta == 0` overwrites C without reading it (C may hold garbage). Optional epilogue: `bias` (n values) is added
 /// to every row and `relu` clamps at zero, applied to each 6-row tile right after its last K block, while it is
 /// still in cache (a layer's bias + ReLU then costs no extra pass over the output). Thread-safe; splits rows of C across the
-/// engine's threads when the product is big.
+/// engine's threads when the product is big, unless `serial` (the caller already splits its work across threads).
 ///
 /// Design (AVX2 + FMA, 16 ymm registers): a "direct" micro-kernel computes a 6×16 tile of C in 12 SIMD8
 /// accumulators, broadcasting A's elements straight from memory (so A is never packed, whatever its layout —
@@ -17,7 +17,7 @@ import SwiftCNNAVX512
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                 bias: UnsafePointer<Float>? = nil, relu: Bool = false) {
+                 bias: UnsafePointer<Float>? = nil, relu: Bool = false, serial: Bool = false) {
     guard m > 0, n > 0 else { return }
     // beta == 0: the first K block stores into C (no zeroing pass); otherwise C ← beta · C, then accumulate.
     if k == 0 || alpha == 0 || beta != 0 {
@@ -46,7 +46,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     let panel = bRows, panelStride = bStride   // lets: a closure capturing vars would box them on the heap
     let rowBlocks = (m + 5) / 6
     // Split rows of C across threads only when the product is big enough to repay the fork/join.
-    if 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
+    if !serial && 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
                           b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
                           avx512: avx512)
@@ -256,36 +256,39 @@ private func applyEpilogue(_ rows: Range<Int>, n: Int, c: UnsafeMutablePointer<F
     }
 }
 
-/// Per-thread scratch that grows when needed and is reused, so steady-state GEMMs allocate nothing.
-enum ScratchBuffer {
+/// Per-thread scratch that grows when needed and is reused, so steady-state work allocates nothing. Separate
+/// slots let nested users on one thread (a convolution's column chunk, then the GEMM it calls) keep their buffers.
+public enum ScratchBuffer {
+    public enum Slot: Int { case gemm = 0, columns, columnGrads, partialSums }
+    private static let slotCount = 4
+
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { raw in
             guard let raw else { return }
             let header = raw.assumingMemoryBound(to: Int.self)
-            free(UnsafeMutableRawPointer(bitPattern: header[1]))
+            for slot in 0..<4 { free(UnsafeMutableRawPointer(bitPattern: header[2 * slot + 1])) }
             free(raw)
         }
         return key
     }()
 
     /// A buffer of at least `count` floats owned by the calling thread.
-    static func forCurrentThread(count: Int) -> UnsafeMutablePointer<Float> {
+    public static func forCurrentThread(count: Int, slot: Slot = .gemm) -> UnsafeMutablePointer<Float> {
         var header = pthread_getspecific(key)?.assumingMemoryBound(to: Int.self)
         if header == nil {
-            let h = malloc(2 * MemoryLayout<Int>.stride)!.assumingMemoryBound(to: Int.self)
-            h[0] = 0
-            h[1] = 0
+            let h = malloc(2 * slotCount * MemoryLayout<Int>.stride)!.assumingMemoryBound(to: Int.self)
+            h.initialize(repeating: 0, count: 2 * slotCount)
             pthread_setspecific(key, h)
             header = h
         }
-        let h = header!
-        if h[0] < count {
-            free(UnsafeMutableRawPointer(bitPattern: h[1]))
-            let p = allocateFloats(count)
-            h[0] = count
-            h[1] = Int(bitPattern: p)
+        let capacity = header! + 2 * slot.rawValue, address = capacity + 1
+        if capacity.pointee < max(count, 1) {
+            free(UnsafeMutableRawPointer(bitPattern: address.pointee))
+            let p = allocateFloats(max(count, 1))
+            capacity.pointee = max(count, 1)
+            address.pointee = Int(bitPattern: p)
         }
-        return UnsafeMutablePointer<Float>(bitPattern: h[1])!
+        return UnsafeMutablePointer<Float>(bitPattern: address.pointee)!
     }
 }

@@ -35,61 +35,52 @@ public struct WindowGeometry {
     public var patchSize: Int { kernelH * kernelW * channels }
 }
 
-/// Unfolds image patches: `input` is (batch, inH, inW, c); `columns` becomes (batch·outH·outW, kh·kw·c), zero where
-/// the window hangs over the padding.
-public func im2col(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry, columns: UnsafeMutablePointer<Float>) {
-    let rowsPerImage = g.outH * g.outW
-    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, columns, rowsPerImage)) { context, lo, hi in
-        let (input, g, columns, rowsPerImage) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int).self).pointee
-        let range = lo..<hi
-        for bo in range {
-            let b = bo / g.outH, oy = bo % g.outH
-            let image = input + b * g.inH * g.inW * g.channels
-            for ox in 0..<g.outW {
-                var dst = columns + ((b * rowsPerImage) + oy * g.outW + ox) * g.patchSize
-                for ky in 0..<g.kernelH {
-                    let y = oy * g.strideH - g.padTop + ky * g.dilationH
-                    for kx in 0..<g.kernelW {
-                        let x = ox * g.strideW - g.padLeft + kx * g.dilationW
-                        if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                            dst.update(from: image + (y * g.inW + x) * g.channels, count: g.channels)
-                        } else {
-                            dst.initialize(repeating: 0, count: g.channels)
-                        }
-                        dst += g.channels
-                    }
+/// Unfolds the patches of output pixels `rows` (numbered across the batch: row = (b·outH + oy)·outW + ox) of the
+/// NHWC `input` into `columns`, one row of kh·kw·c values per pixel, zero where the window hangs over the padding.
+/// Serial: a convolution calls it on a cache-sized chunk from each of its threads.
+public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
+                   columns: UnsafeMutablePointer<Float>) {
+    let imageSize = g.inH * g.inW * g.channels
+    var dst = columns
+    for row in rows {
+        let ox = row % g.outW, rest = row / g.outW
+        let oy = rest % g.outH, b = rest / g.outH
+        let image = input + b * imageSize
+        for ky in 0..<g.kernelH {
+            let y = oy * g.strideH - g.padTop + ky * g.dilationH
+            for kx in 0..<g.kernelW {
+                let x = ox * g.strideW - g.padLeft + kx * g.dilationW
+                if y >= 0, y < g.inH, x >= 0, x < g.inW {
+                    dst.update(from: image + (y * g.inW + x) * g.channels, count: g.channels)
+                } else {
+                    dst.initialize(repeating: 0, count: g.channels)
                 }
+                dst += g.channels
             }
         }
     }
 }
 
-/// The adjoint of `im2col`: sums column gradients back into `inputGrad` (batch, inH, inW, c), which is overwritten.
-public func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry, inputGrad: UnsafeMutablePointer<Float>) {
-    let rowsPerImage = g.outH * g.outW
+/// The adjoint of `im2col` for output pixels `rows`: adds their column gradients into `inputGrad` (the whole
+/// batch, NHWC), which the caller has zeroed. Serial; callers give each thread whole images so no two threads
+/// add into the same pixel.
+public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
+                   inputGrad: UnsafeMutablePointer<Float>) {
     let imageSize = g.inH * g.inW * g.channels
-    // Images are independent, so threads split the batch and never write the same pixel.
-    parallelFor(batch, minChunk: 1, context: (columns, g, inputGrad, rowsPerImage, imageSize)) { context, lo, hi in
-        let (columns, g, inputGrad, rowsPerImage, imageSize) = context.assumingMemoryBound(to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int, Int).self).pointee
-        let range = lo..<hi
-        for b in range {
-            let image = inputGrad + b * imageSize
-            image.initialize(repeating: 0, count: imageSize)
-            for oy in 0..<g.outH {
-                for ox in 0..<g.outW {
-                    var src = columns + ((b * rowsPerImage) + oy * g.outW + ox) * g.patchSize
-                    for ky in 0..<g.kernelH {
-                        let y = oy * g.strideH - g.padTop + ky * g.dilationH
-                        for kx in 0..<g.kernelW {
-                            let x = ox * g.strideW - g.padLeft + kx * g.dilationW
-                            if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                                let dst = image + (y * g.inW + x) * g.channels
-                                for c in 0..<g.channels { dst[c] += src[c] }
-                            }
-                            src += g.channels
-                        }
-                    }
+    var src = columns
+    for row in rows {
+        let ox = row % g.outW, rest = row / g.outW
+        let oy = rest % g.outH, b = rest / g.outH
+        let image = inputGrad + b * imageSize
+        for ky in 0..<g.kernelH {
+            let y = oy * g.strideH - g.padTop + ky * g.dilationH
+            for kx in 0..<g.kernelW {
+                let x = ox * g.strideW - g.padLeft + kx * g.dilationW
+                if y >= 0, y < g.inH, x >= 0, x < g.inW {
+                    let dst = image + (y * g.inW + x) * g.channels
+                    for c in 0..<g.channels { dst[c] += src[c] }
                 }
+                src += g.channels
             }
         }
     }

@@ -72,49 +72,88 @@ public final class Conv2D: Layer {
 
     public func workspaceSize(batch: Int) -> Int {
         let g = geometry!
-        let m = batch * g.outH * g.outW
-        return (isPointwise ? 0 : 2 * m * g.patchSize) + m * filters
+        // The pre-activation gradient, and the kernel transposed for the input-gradient GEMMs. Image patches are
+        // unfolded chunk by chunk into per-thread scratch, never for the whole batch.
+        return batch * g.outH * g.outW * filters + g.patchSize * filters
     }
 
     public func forward(_ io: LayerIO) {
         let g = geometry!
         let m = io.batch * g.outH * g.outW
-        let a: UnsafePointer<Float>
-        if isPointwise {
-            a = UnsafePointer(io.inputs[0])
-        } else {
-            im2col(io.inputs[0], batch: io.batch, g, columns: io.workspace)
-            a = UnsafePointer(io.workspace)
-        }
         // Bias and ReLU ride in the GEMM's epilogue; other activations take a pass of their own.
         let fused = activation == .relu || activation == .linear
-        gemm(transA: false, transB: false, m: m, n: filters, k: g.patchSize, alpha: 1, a: a, lda: g.patchSize,
-             b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
-             bias: useBias ? UnsafePointer(io.parameters[1]) : nil, relu: activation == .relu)
+        let bias: UnsafePointer<Float>? = useBias ? UnsafePointer(io.parameters[1]) : nil
+        if isPointwise {
+            gemm(transA: false, transB: false, m: m, n: filters, k: g.patchSize, alpha: 1, a: io.inputs[0],
+                 lda: g.patchSize, b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
+                 bias: bias, relu: activation == .relu)
+        } else {
+            let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch), filters: filters,
+                              input: io.inputs[0], kernel: io.parameters[0], bias: bias, relu: activation == .relu,
+                              output: io.output, gradient: io.output, partialSums: io.output)
+            let threads = job.threads(forItems: job.chunks.count)
+            parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
+                let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
+                for t in lo..<hi { job.forward(thread: t, of: threads) }
+            }
+        }
         if !fused { activation.forward(io.output, rows: m, width: filters) }
     }
 
     public func backward(_ io: LayerIO) {
         let g = geometry!
         let m = io.batch * g.outH * g.outW
-        let colSize = isPointwise ? 0 : m * g.patchSize
-        let columns = io.workspace, columnGrad = io.workspace + colSize
-        let preGrad = io.workspace + 2 * colSize
+        let preGrad = io.workspace, kernelT = io.workspace + m * filters
         let activation = io.outputGradIsPreActivation ? .linear : self.activation
         activation.backward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: filters)
-        let a: UnsafePointer<Float> = isPointwise ? UnsafePointer(io.inputs[0]) : UnsafePointer(columns)
         if io.needsParameterGrads {
-            gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: m, alpha: 1, a: a, lda: g.patchSize,
-                 b: preGrad, ldb: filters, beta: 0, c: io.parameterGrads[0], ldc: filters)
-            if useBias {
-                columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1])
+            if isPointwise {
+                gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: m, alpha: 1, a: io.inputs[0],
+                     lda: g.patchSize, b: preGrad, ldb: filters, beta: 0, c: io.parameterGrads[0], ldc: filters)
+            } else {
+                weightGradient(io, g, preGrad: preGrad)
             }
+            if useBias { columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1]) }
         }
         if io.needsInputGrad[0] {
-            let target = isPointwise ? io.inputGrads[0] : columnGrad
-            gemm(transA: false, transB: true, m: m, n: g.patchSize, k: filters, alpha: 1, a: preGrad, lda: filters,
-                 b: io.parameters[0], ldb: filters, beta: 0, c: target, ldc: g.patchSize)
-            if !isPointwise { col2im(columnGrad, batch: io.batch, g, inputGrad: io.inputGrads[0]) }
+            if isPointwise {
+                gemm(transA: false, transB: true, m: m, n: g.patchSize, k: filters, alpha: 1, a: preGrad, lda: filters,
+                     b: io.parameters[0], ldb: filters, beta: 0, c: io.inputGrads[0], ldc: g.patchSize)
+            } else {
+                // kernelT[f, p] = kernel[p, f], once per step, so each chunk's GEMM reads B's rows directly.
+                let kernel = io.parameters[0]
+                for p in 0..<g.patchSize { for f in 0..<filters { kernelT[f * g.patchSize + p] = kernel[p * filters + f] } }
+                let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch), filters: filters, input: io.inputs[0],
+                                  kernel: kernelT, bias: nil, relu: false, output: io.inputGrads[0],
+                                  gradient: preGrad, partialSums: io.inputGrads[0])
+                // Threads own whole images, so no two of them add into the same input pixel.
+                let threads = job.threads(forItems: io.batch)
+                parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
+                    let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
+                    for t in lo..<hi { job.inputGradient(thread: t, of: threads) }
+                }
+            }
+        }
+    }
+
+    /// dW = Σ over chunks of columnsᵀ · preGrad: each thread sums its chunks into its own partial (thread 0's is
+    /// dW itself), then the partials are added.
+    private func weightGradient(_ io: LayerIO, _ g: WindowGeometry, preGrad: UnsafeMutablePointer<Float>) {
+        let chunks = ConvChunks(g, batch: io.batch)
+        let size = g.patchSize * filters
+        var job = ConvJob(g: g, chunks: chunks, filters: filters, input: io.inputs[0], kernel: io.parameterGrads[0],
+                          bias: nil, relu: false, output: io.parameterGrads[0], gradient: preGrad,
+                          partialSums: io.parameterGrads[0])
+        let threads = job.threads(forItems: chunks.count)
+        job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * size, slot: .partialSums)
+        parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
+            let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
+            for t in lo..<hi { job.weightGradient(thread: t, of: threads) }
+        }
+        let dW = io.parameterGrads[0]
+        for t in 1..<threads {
+            let partial = job.partialSums + (t - 1) * size
+            for i in 0..<size { dW[i] += partial[i] }
         }
     }
 
@@ -124,5 +163,90 @@ public final class Conv2D: Layer {
          ("dilation_rate", "\(dilation.0),\(dilation.1)"), ("activation", activation.rawValue),
          ("use_bias", useBias ? "1" : "0"), ("kernel_initializer", kernelInitializer.rawValue),
          ("bias_initializer", biasInitializer.rawValue)]
+    }
+}
+
+/// How a convolution's output pixels (rows of the im2col matrix, numbered across the batch) are cut into chunks
+/// whose unfolded patches fit in L2: several whole images per chunk when images are small, else equal parts of one.
+private struct ConvChunks {
+    let rowsPerImage, rows, rowsPerChunk, count: Int
+
+    init(_ g: WindowGeometry, batch: Int) {
+        rowsPerImage = g.outH * g.outW
+        rows = batch * rowsPerImage
+        let target = max(12, 49_152 / g.patchSize)       // ≈ 192 KB of patches per chunk
+        if rowsPerImage <= target {
+            rowsPerChunk = target / rowsPerImage * rowsPerImage
+        } else {
+            let parts = (rowsPerImage + target - 1) / target
+            rowsPerChunk = (rowsPerImage + parts - 1) / parts
+        }
+        count = (rows + rowsPerChunk - 1) / rowsPerChunk
+    }
+
+    func rows(of chunk: Int) -> Range<Int> { chunk * rowsPerChunk..<min((chunk + 1) * rowsPerChunk, rows) }
+}
+
+/// One convolution pass split across the engine's threads; thread `t` of `n` takes a contiguous share of the work.
+private struct ConvJob {
+    let g: WindowGeometry
+    let chunks: ConvChunks
+    let filters: Int
+    let input: UnsafePointer<Float>
+    let kernel: UnsafePointer<Float>          // HWIO kernel (forward), transposed kernel (input gradient), dW (weight gradient)
+    let bias: UnsafePointer<Float>?
+    let relu: Bool
+    let output: UnsafeMutablePointer<Float>   // layer output (forward), input gradient, or dW
+    let gradient: UnsafePointer<Float>        // the pre-activation gradient (backward passes)
+    var partialSums: UnsafeMutablePointer<Float>
+
+    func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
+
+    private func share(_ t: Int, of n: Int, items: Int) -> Range<Int> { t * items / n..<(t + 1) * items / n }
+
+    /// Output rows of this thread's chunks: unfold the patches, multiply by the kernel, add bias, ReLU.
+    func forward(thread t: Int, of n: Int) {
+        let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
+        for chunk in share(t, of: n, items: chunks.count) {
+            let rows = chunks.rows(of: chunk)
+            im2col(input, g, rows: rows, columns: columns)
+            gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
+                 lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
+                 ldc: filters, bias: bias, relu: relu, serial: true)
+        }
+    }
+
+    /// This thread's partial dW over its chunks: Σ columnsᵀ · gradient rows.
+    func weightGradient(thread t: Int, of n: Int) {
+        let sum = t == 0 ? output : partialSums + (t - 1) * g.patchSize * filters
+        let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
+        var first = true
+        for chunk in share(t, of: n, items: chunks.count) {
+            let rows = chunks.rows(of: chunk)
+            im2col(input, g, rows: rows, columns: columns)
+            gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: rows.count, alpha: 1, a: columns,
+                 lda: g.patchSize, b: gradient + rows.lowerBound * filters, ldb: filters, beta: first ? 0 : 1,
+                 c: sum, ldc: filters, serial: true)
+            first = false
+        }
+        if first { sum.initialize(repeating: 0, count: g.patchSize * filters) }
+    }
+
+    /// The input gradient of this thread's images: per chunk, column gradients = gradient · kernelᵀ, folded back.
+    func inputGradient(thread t: Int, of n: Int) {
+        let images = share(t, of: n, items: chunks.rows / chunks.rowsPerImage)
+        let imageSize = g.inH * g.inW * g.channels
+        (output + images.lowerBound * imageSize).initialize(repeating: 0, count: images.count * imageSize)
+        let columnGrads = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columnGrads)
+        var r0 = images.lowerBound * chunks.rowsPerImage
+        let end = images.upperBound * chunks.rowsPerImage
+        while r0 < end {
+            let r1 = min(r0 + chunks.rowsPerChunk, end)
+            gemm(transA: false, transB: false, m: r1 - r0, n: g.patchSize, k: filters, alpha: 1,
+                 a: gradient + r0 * filters, lda: filters, b: kernel, ldb: g.patchSize, beta: 0, c: columnGrads,
+                 ldc: g.patchSize, serial: true)
+            col2im(columnGrads, g, rows: r0..<r1, inputGrad: output)
+            r0 = r1
+        }
     }
 }
