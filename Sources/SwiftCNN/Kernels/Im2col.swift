@@ -46,12 +46,20 @@ public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Ran
         let ox = row % g.outW, rest = row / g.outW
         let oy = rest % g.outH, b = rest / g.outH
         let image = input + b * imageSize
+        let x0 = ox * g.strideW - g.padLeft
+        // Undilated windows inside the image in x: a kernel row is one contiguous run of kw·c values.
+        let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
         for ky in 0..<g.kernelH {
             let y = oy * g.strideH - g.padTop + ky * g.dilationH
+            if wholeRow && y >= 0 && y < g.inH {
+                copyFloats(dst, image + (y * g.inW + x0) * g.channels, count: g.kernelW * g.channels)
+                dst += g.kernelW * g.channels
+                continue
+            }
             for kx in 0..<g.kernelW {
-                let x = ox * g.strideW - g.padLeft + kx * g.dilationW
+                let x = x0 + kx * g.dilationW
                 if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                    dst.update(from: image + (y * g.inW + x) * g.channels, count: g.channels)
+                    copyFloats(dst, image + (y * g.inW + x) * g.channels, count: g.channels)
                 } else {
                     dst.initialize(repeating: 0, count: g.channels)
                 }
@@ -72,18 +80,50 @@ public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: R
         let ox = row % g.outW, rest = row / g.outW
         let oy = rest % g.outH, b = rest / g.outH
         let image = inputGrad + b * imageSize
+        let x0 = ox * g.strideW - g.padLeft
+        let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
         for ky in 0..<g.kernelH {
             let y = oy * g.strideH - g.padTop + ky * g.dilationH
+            if wholeRow && y >= 0 && y < g.inH {
+                addFloats(image + (y * g.inW + x0) * g.channels, src, count: g.kernelW * g.channels)
+                src += g.kernelW * g.channels
+                continue
+            }
             for kx in 0..<g.kernelW {
-                let x = ox * g.strideW - g.padLeft + kx * g.dilationW
+                let x = x0 + kx * g.dilationW
                 if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                    let dst = image + (y * g.inW + x) * g.channels
-                    for c in 0..<g.channels { dst[c] += src[c] }
+                    addFloats(image + (y * g.inW + x) * g.channels, src, count: g.channels)
                 }
                 src += g.channels
             }
         }
     }
+}
+
+/// dst[0..<count] = src[0..<count] for the short runs of im2col (a few to a few hundred floats), where a call to
+/// memmove costs more than the copy.
+@inline(__always)
+private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                    as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count { dst[i] = src[i]; i += 1 }
+}
+
+/// dst[0..<count] += src[0..<count].
+@inline(__always)
+private func addFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        let d = UnsafeMutableRawPointer(dst + i)
+        d.storeBytes(of: d.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
+                     as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count { dst[i] += src[i]; i += 1 }
 }
 
 /// Direct 7-loop convolution (NHWC input, HWIO kernel), the oracle for im2col + GEMM.
