@@ -231,27 +231,38 @@ private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: Uns
     }
 }
 
-/// C[rows] += bias (per column), then max(0, ·) when `relu`.
-@inline(__always)
+/// C[rows] += bias (per column), then max(0, ·) when `relu`. The branches are decided once per call, not per
+/// element, so each case is a plain SIMD loop.
+@inline(never)
 private func applyEpilogue(_ rows: Range<Int>, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                            bias: UnsafePointer<Float>?, relu: Bool) {
+    if let bias {
+        if relu { epilogueLoop(rows, n, c, ldc, bias, relu: true) } else { epilogueLoop(rows, n, c, ldc, bias, relu: false) }
+    } else if relu {
+        epilogueLoop(rows, n, c, ldc, nil, relu: true)
+    }
+}
+
+@inline(__always)
+private func epilogueLoop(_ rows: Range<Int>, _ n: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                          _ bias: UnsafePointer<Float>?, relu: Bool) {
     let zero = SIMD8<Float>(repeating: 0)
     for r in rows {
-        let row = c + r * ldc
+        let row = c + r &* ldc
         var j = 0
-        while j + 8 <= n {
+        while j &+ 8 <= n {
             let raw = UnsafeMutableRawPointer(row + j)
             var v = raw.loadUnaligned(as: SIMD8<Float>.self)
             if let bias { v += UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Float>.self) }
             if relu { v = v.replacing(with: zero, where: v .< zero) }
             raw.storeBytes(of: v, as: SIMD8<Float>.self)
-            j += 8
+            j &+= 8
         }
         while j < n {
             var v = row[j] + (bias?[j] ?? 0)
             if relu { v = max(v, 0) }
             row[j] = v
-            j += 1
+            j &+= 1
         }
     }
 }
