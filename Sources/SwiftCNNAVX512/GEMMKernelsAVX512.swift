@@ -102,3 +102,48 @@ public func kernel12x16AVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _
     addStore16(pc, ca, alpha, store); pc += ldc
     addStore16(pc, cb, alpha, store)
 }
+
+/// C[4×32] (+)= alpha · A[4×kc] · B[kc×32]: rows left over below a multiple of 12.
+@inline(never)
+public func kernel4x32AVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
+                             _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb), b1 = load16(pb + 16)
+        var s = SIMD16<Float>(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: pa[rs]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: pa[2 * rs]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: pa[3 * rs]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+        pa += ds
+        pb += ldb
+    }
+    var pc = c
+    addStore16(pc, c00, alpha, store); addStore16(pc + 16, c01, alpha, store); pc += ldc
+    addStore16(pc, c10, alpha, store); addStore16(pc + 16, c11, alpha, store); pc += ldc
+    addStore16(pc, c20, alpha, store); addStore16(pc + 16, c21, alpha, store); pc += ldc
+    addStore16(pc, c30, alpha, store); addStore16(pc + 16, c31, alpha, store)
+}
+
+/// C[4×16] (+)= alpha · A[4×kc] · B[kc×16].
+@inline(never)
+public func kernel4x16AVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
+                             _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
+    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb)
+        c0.addProduct(SIMD16<Float>(repeating: pa[0]), b0)
+        c1.addProduct(SIMD16<Float>(repeating: pa[rs]), b0)
+        c2.addProduct(SIMD16<Float>(repeating: pa[2 * rs]), b0)
+        c3.addProduct(SIMD16<Float>(repeating: pa[3 * rs]), b0)
+        pa += ds
+        pb += ldb
+    }
+    var pc = c
+    addStore16(pc, c0, alpha, store); pc += ldc
+    addStore16(pc, c1, alpha, store); pc += ldc
+    addStore16(pc, c2, alpha, store); pc += ldc
+    addStore16(pc, c3, alpha, store)
+}

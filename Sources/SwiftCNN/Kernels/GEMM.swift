@@ -96,8 +96,7 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
         while m0 < rows.upperBound {
             let m1 = min(m0 + 96, rows.upperBound)
             if avx512 {
-                // 12×32 and 12×16 tiles; what they leave (the last rows, and columns past a multiple of 16) goes
-                // through the AVX2 tiles below.
+                // 12×32 and 12×16 tiles; columns past a multiple of 16 go through the AVX2 tiles.
                 let fullRows = m0 + (m1 - m0) / 12 * 12
                 var j = 0
                 while j + 32 <= n {
@@ -109,7 +108,21 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
                     j += 16
                 }
                 if j < n { avx2Tiles(block, rows: m0..<fullRows, columns: j..<n) }
-                avx2Tiles(block, rows: fullRows..<m1, columns: 0..<n)
+                // Leftover rows: 4-row tiles, then single rows.
+                let quadRows = fullRows + (m1 - fullRows) / 4 * 4
+                if quadRows > fullRows {
+                    j = 0
+                    while j + 32 <= n {
+                        for i in stride(from: fullRows, to: quadRows, by: 4) { block.tile(i, j, kernel4x32AVX512) }
+                        j += 32
+                    }
+                    if j + 16 <= n {
+                        for i in stride(from: fullRows, to: quadRows, by: 4) { block.tile(i, j, kernel4x16AVX512) }
+                        j += 16
+                    }
+                    if j < n { avx2Tiles(block, rows: fullRows..<quadRows, columns: j..<n) }
+                }
+                avx2Tiles(block, rows: quadRows..<m1, columns: 0..<n)
             } else {
                 avx2Tiles(block, rows: m0..<m1, columns: 0..<n)
             }
@@ -202,20 +215,32 @@ private func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: I
     addStore8(c + 5 * ldc, c50, alpha, store); addStore8(c + 5 * ldc + 8, c51, alpha, store)
 }
 
-/// One row of C over `columns`: 8 columns per vector, then scalars.
+/// One row of C over `columns`: 8 columns per vector, then scalars. Four accumulators take alternate depth
+/// indices, so consecutive FMAs do not wait on each other (one chain would run at a quarter of the FMA rate).
 @inline(never)
 private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                        _ c: UnsafeMutablePointer<Float>, columns: Range<Int>, _ alpha: Float, _ store: Bool) {
     var j = columns.lowerBound
     while j + 8 <= columns.upperBound {
-        var acc = SIMD8<Float>()
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         var pa = a, pb = b + j
-        for _ in 0..<kc {
-            acc.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
+        var p = 0
+        while p + 4 <= kc {
+            acc0.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
+            acc1.addProduct(SIMD8<Float>(repeating: pa[ds]), load8(pb + ldb))
+            acc2.addProduct(SIMD8<Float>(repeating: pa[2 * ds]), load8(pb + 2 * ldb))
+            acc3.addProduct(SIMD8<Float>(repeating: pa[3 * ds]), load8(pb + 3 * ldb))
+            pa += 4 * ds
+            pb += 4 * ldb
+            p += 4
+        }
+        while p < kc {
+            acc0.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
             pa += ds
             pb += ldb
+            p += 1
         }
-        addStore8(c + j, acc, alpha, store)
+        addStore8(c + j, (acc0 + acc1) + (acc2 + acc3), alpha, store)
         j += 8
     }
     while j < columns.upperBound {

@@ -88,7 +88,7 @@ public final class Conv2D: Layer {
                  lda: g.patchSize, b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
                  bias: bias, relu: activation == .relu)
         } else {
-            let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch), filters: filters,
+            let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters,
                               input: io.inputs[0], kernel: io.parameters[0], bias: bias, relu: activation == .relu,
                               output: io.output, gradient: io.output, partialSums: io.output)
             let threads = job.threads(forItems: job.chunks.count)
@@ -123,7 +123,7 @@ public final class Conv2D: Layer {
                 // kernelT[f, p] = kernel[p, f], once per step, so each chunk's GEMM reads B's rows directly.
                 let kernel = io.parameters[0]
                 for p in 0..<g.patchSize { for f in 0..<filters { kernelT[f * g.patchSize + p] = kernel[p * filters + f] } }
-                let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch), filters: filters, input: io.inputs[0],
+                let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters, input: io.inputs[0],
                                   kernel: kernelT, bias: nil, relu: false, output: io.inputGrads[0],
                                   gradient: preGrad, partialSums: io.inputGrads[0])
                 // Threads own whole images, so no two of them add into the same input pixel.
@@ -139,7 +139,7 @@ public final class Conv2D: Layer {
     /// dW = Σ over chunks of columnsᵀ · preGrad: each thread sums its chunks into its own partial (thread 0's is
     /// dW itself), then the partials are added.
     private func weightGradient(_ io: LayerIO, _ g: WindowGeometry, preGrad: UnsafeMutablePointer<Float>) {
-        let chunks = ConvChunks(g, batch: io.batch)
+        let chunks = ConvChunks(g, batch: io.batch, filters: filters)
         let size = g.patchSize * filters
         var job = ConvJob(g: g, chunks: chunks, filters: filters, input: io.inputs[0], kernel: io.parameterGrads[0],
                           bias: nil, relu: false, output: io.parameterGrads[0], gradient: preGrad,
@@ -171,10 +171,12 @@ public final class Conv2D: Layer {
 private struct ConvChunks {
     let rowsPerImage, rows, rowsPerChunk, count: Int
 
-    init(_ g: WindowGeometry, batch: Int) {
+    init(_ g: WindowGeometry, batch: Int, filters: Int) {
         rowsPerImage = g.outH * g.outW
         rows = batch * rowsPerImage
-        let target = max(12, 49_152 / g.patchSize)       // ≈ 192 KB of patches per chunk
+        // ≈ 192 KB of patches per chunk, but at least 2 · filters rows: each chunk's weight-gradient GEMM reads
+        // and writes the whole patch × filters dW, which must stay small next to the chunk's patches.
+        let target = max(12, 49_152 / g.patchSize, 2 * filters)
         if rowsPerImage <= target {
             rowsPerChunk = target / rowsPerImage * rowsPerImage
         } else {
@@ -202,6 +204,9 @@ private struct ConvJob {
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
+    /// With one chunk (or one image) there is nothing to share out, so that chunk's GEMM uses all the threads.
+    private var serial: Bool { engineThreadCount > 1 && chunks.count > 1 }
+
     private func share(_ t: Int, of n: Int, items: Int) -> Range<Int> { t * items / n..<(t + 1) * items / n }
 
     /// Output rows of this thread's chunks: unfold the patches, multiply by the kernel, add bias, ReLU.
@@ -212,7 +217,7 @@ private struct ConvJob {
             im2col(input, g, rows: rows, columns: columns)
             gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
                  lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
-                 ldc: filters, bias: bias, relu: relu, serial: true)
+                 ldc: filters, bias: bias, relu: relu, serial: serial)
         }
     }
 
@@ -226,7 +231,7 @@ private struct ConvJob {
             im2col(input, g, rows: rows, columns: columns)
             gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: rows.count, alpha: 1, a: columns,
                  lda: g.patchSize, b: gradient + rows.lowerBound * filters, ldb: filters, beta: first ? 0 : 1,
-                 c: sum, ldc: filters, serial: true)
+                 c: sum, ldc: filters, serial: serial)
             first = false
         }
         if first { sum.initialize(repeating: 0, count: g.patchSize * filters) }
@@ -244,7 +249,7 @@ private struct ConvJob {
             let r1 = min(r0 + chunks.rowsPerChunk, end)
             gemm(transA: false, transB: false, m: r1 - r0, n: g.patchSize, k: filters, alpha: 1,
                  a: gradient + r0 * filters, lda: filters, b: kernel, ldb: g.patchSize, beta: 0, c: columnGrads,
-                 ldc: g.patchSize, serial: true)
+                 ldc: g.patchSize, serial: n > 1)
             col2im(columnGrads, g, rows: r0..<r1, inputGrad: output)
             r0 = r1
         }
