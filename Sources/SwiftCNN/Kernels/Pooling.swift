@@ -11,16 +11,32 @@ public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
             let b = bo / g.outH, oy = bo % g.outH
             for ox in 0..<g.outW {
                 let o = output + ((b * g.outH + oy) * g.outW + ox) * c
-                o.initialize(repeating: -Float.infinity, count: c)
-                for ky in 0..<g.kernelH {
-                    let y = oy * g.strideH - g.padTop + ky
-                    guard y >= 0, y < g.inH else { continue }
-                    for kx in 0..<g.kernelW {
-                        let x = ox * g.strideW - g.padLeft + kx
-                        guard x >= 0, x < g.inW else { continue }
-                        let i = input + ((b * g.inH + y) * g.inW + x) * c
-                        for ch in 0..<c { let v = i[ch]; o[ch] = v > o[ch] ? v : o[ch] }
+                // Eight channels at a time, the running maximum in a register (stored once per window).
+                var ch = 0
+                while ch < c {
+                    var peak = SIMD8<Float>(repeating: -Float.infinity)
+                    let lanes = min(8, c - ch)
+                    for ky in 0..<g.kernelH {
+                        let y = oy * g.strideH - g.padTop + ky
+                        guard y >= 0, y < g.inH else { continue }
+                        for kx in 0..<g.kernelW {
+                            let x = ox * g.strideW - g.padLeft + kx
+                            guard x >= 0, x < g.inW else { continue }
+                            let i = input + ((b * g.inH + y) * g.inW + x) * c + ch
+                            if lanes == 8 {
+                                let v = UnsafeRawPointer(i).loadUnaligned(as: SIMD8<Float>.self)
+                                peak = peak.replacing(with: v, where: v .> peak)
+                            } else {
+                                for l in 0..<lanes where i[l] > peak[l] { peak[l] = i[l] }
+                            }
+                        }
                     }
+                    if lanes == 8 {
+                        UnsafeMutableRawPointer(o + ch).storeBytes(of: peak, as: SIMD8<Float>.self)
+                    } else {
+                        for l in 0..<lanes { o[ch + l] = peak[l] }
+                    }
+                    ch += lanes
                 }
             }
         }
