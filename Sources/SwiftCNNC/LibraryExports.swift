@@ -20,6 +20,13 @@ public func scnn_set_num_threads(_ n: Int32) -> Int32 {
     }
 }
 
+private let instructionSetNames: [InstructionSet: UnsafeMutablePointer<CChar>] =
+    Dictionary(uniqueKeysWithValues: InstructionSet.allCases.map { ($0, strdup($0.rawValue)!) })
+
+/// The GEMM kernels in use: "avx512" or "avx2" (static string).
+@_cdecl("scnn_instruction_set")
+public func scnn_instruction_set() -> UnsafePointer<CChar> { UnsafePointer(instructionSetNames[InstructionSet.active]!) }
+
 @_cdecl("scnn_get_num_threads")
 public func scnn_get_num_threads(_ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("scnn_get_num_threads") { try required(out, "out").pointee = Int32(engineThreadCount) }

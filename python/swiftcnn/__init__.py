@@ -28,6 +28,12 @@ def set_num_threads(n):
     _native.set_num_threads(n)
 
 
+def instruction_set():
+    """The SIMD kernels the engine uses on this CPU: 'avx512' or 'avx2' (set SWIFTCNN_ISA=avx2 before import to
+    force AVX2)."""
+    return _native.instruction_set()
+
+
 def get_num_threads():
     """How many threads the engine uses."""
     return _native.get_num_threads()
@@ -36,4 +42,4 @@ def get_num_threads():
 from . import applications, callbacks, datasets, layers, losses, metrics, models, optimizers, preprocessing, utils, visualization  # noqa: E402
 
 __all__ = ["layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils", "datasets", "visualization",
-           "get_include", "get_lib", "set_num_threads", "get_num_threads", "__version__"]
+           "get_include", "get_lib", "set_num_threads", "get_num_threads", "instruction_set", "__version__"]

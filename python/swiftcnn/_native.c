@@ -484,6 +484,10 @@ static PyObject *native_get_num_threads(PyObject *m, PyObject *Py_UNUSED(ignored
     return PyLong_FromLong(n);
 }
 
+static PyObject *native_instruction_set(PyObject *m, PyObject *Py_UNUSED(ignored)) {
+    return PyUnicode_FromString(scnn_instruction_set());
+}
+
 static PyObject *native_permutation(PyObject *m, PyObject *args) {
     unsigned long long seed, stream;
     long long n;
@@ -561,6 +565,7 @@ static PyMethodDef module_methods[] = {
     {"version", native_version, METH_NOARGS, "The engine version."},
     {"set_num_threads", native_set_num_threads, METH_VARARGS, "Sets the engine's thread count."},
     {"get_num_threads", native_get_num_threads, METH_NOARGS, "The engine's thread count."},
+    {"instruction_set", native_instruction_set, METH_NOARGS, "The GEMM kernels in use: 'avx512' or 'avx2'."},
     {"permutation", native_permutation, METH_VARARGS, "permutation(seed, stream, n) -> int64 array"},
     {"matmul", native_matmul, METH_VARARGS, "matmul(a, b) -> a @ b for 2-D float32 arrays (engine GEMM)"},
     {NULL}

@@ -56,7 +56,7 @@ m = models.Sequential([layers.Input((14, 14, 3)), layers.Conv2D(48, 3, activatio
 m.compile("adam", "sparse_categorical_crossentropy")
 h = m.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
 np.save(OUT, m.predict(x, verbose=0))
-print(h.history["loss"])
+print("ISA", swiftcnn.instruction_set())
 """
 
 
@@ -66,6 +66,8 @@ def _train(tmp_path, isa):
     result = subprocess.run([sys.executable, "-c", f"OUT = {out!r}\n" + TRAIN], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    expected = isa if isa in ("avx2", "avx512") else ("avx512" if _cpu_has_avx512() else "avx2")
+    assert f"ISA {expected}" in result.stdout, result.stdout
     return np.load(out)
 
 

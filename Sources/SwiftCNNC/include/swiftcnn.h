@@ -35,6 +35,8 @@ const char *scnn_version(void);                 /* e.g. "0.1.0"; static string *
 const char *scnn_last_error(void);              /* message of this thread's last failure; "" if none */
 int32_t scnn_set_num_threads(int32_t n);        /* n >= 1 */
 int32_t scnn_get_num_threads(int32_t *out);
+const char *scnn_instruction_set(void);         /* GEMM kernels in use: "avx512" or "avx2" (chosen from the CPU
+                                                   flags at load; SWIFTCNN_ISA=avx2 forces AVX2); static string */
 /* A seeded permutation of 0..n-1 (the engine's RNG; used for shuffling). */
 int32_t scnn_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *out);
 
