@@ -39,7 +39,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     if transB {
         // op(B)[p, j] = b[j * ldb + p]: copy into k×n row-major scratch.
         let scratch = ScratchBuffer.forCurrentThread(count: k * n)
-        for j in 0..<n { for p in 0..<k { scratch[p * n + j] = b[j * ldb + p] } }
+        transpose(b, rows: n, cols: k, lds: ldb, into: scratch)
         bRows = UnsafePointer(scratch)
         bStride = n
     }

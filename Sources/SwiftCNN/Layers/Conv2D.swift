@@ -121,8 +121,7 @@ public final class Conv2D: Layer {
                      b: io.parameters[0], ldb: filters, beta: 0, c: io.inputGrads[0], ldc: g.patchSize)
             } else {
                 // kernelT[f, p] = kernel[p, f], once per step, so each chunk's GEMM reads B's rows directly.
-                let kernel = io.parameters[0]
-                for p in 0..<g.patchSize { for f in 0..<filters { kernelT[f * g.patchSize + p] = kernel[p * filters + f] } }
+                transpose(io.parameters[0], rows: g.patchSize, cols: filters, lds: filters, into: kernelT)
                 let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters, input: io.inputs[0],
                                   kernel: kernelT, bias: nil, relu: false, output: io.inputGrads[0],
                                   gradient: preGrad, partialSums: io.inputGrads[0])
@@ -151,10 +150,7 @@ public final class Conv2D: Layer {
             for t in lo..<hi { job.weightGradient(thread: t, of: threads) }
         }
         let dW = io.parameterGrads[0]
-        for t in 1..<threads {
-            let partial = job.partialSums + (t - 1) * size
-            for i in 0..<size { dW[i] += partial[i] }
-        }
+        for t in 1..<threads { accumulate(job.partialSums + (t - 1) * size, into: dW, count: size) }
     }
 
     public var config: [(String, String)] {
