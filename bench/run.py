@@ -1,10 +1,15 @@
 """Side-by-side benchmark: the same model, data and thread count in swiftcnn and its peers, in one run.
 
-    python bench/run.py [--quick] [--threads 2]
+    python bench/run.py [--quick] [--threads 2] [--workloads W1,W2] [--sections throughput,gemm,fit]
 
-Each framework runs in its own subprocess (so its peak RSS is its own); repetitions alternate between frameworks.
-Prints a table (images/s as the median of steady-state steps, warm-up excluded; ratio swiftcnn / peer; peak RSS)
-and writes it as JSON to bench/results/<date>.json.
+Sections:
+- throughput: training and inference images/s (median of steady-state steps, warm-up excluded) in swiftcnn, Keras 3,
+  PyTorch and, for inference, ONNX Runtime (W1, W2); batch-1 latency (W2).
+- gemm: GFLOP/s of the engine's GEMM against NumPy's `@` on the square and the convolution shapes, 1 and 2 threads.
+- fit: a 5-epoch `fit` on Fashion-MNIST (1 epoch with --quick) for W1 and W3: test accuracy and peak RSS.
+
+Each (framework, workload) runs in its own subprocess (so its peak RSS is its own); repetitions alternate between
+frameworks. Prints the tables and the goals, and writes everything as JSON to bench/results/<date>.json.
 """
 import argparse
 import datetime
@@ -15,16 +20,36 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FRAMEWORKS = ["swiftcnn", "keras", "torch"]
+FRAMEWORKS = ["swiftcnn", "keras", "torch", "ort"]
+GEMM_SHAPES = [(1024, 1024, 1024), (43264, 32, 9), (7744, 64, 288), (576, 64, 576)]   # M, N, K; the last 3 are W1's convs
+GEMM_THREADS = [1, 2]
+
+
+def _limit_threads(threads):
+    # Before NumPy, torch or TensorFlow is imported, so their BLAS / OpenMP pools take it.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def _median_time(fn, n, warmup):
+    import time
+    times = []
+    for i in range(warmup + n):
+        t = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _peak_rss_mib():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(framework, workload, threads, steps):
-    """Runs inside the subprocess: times `steps` training steps and inference batches; prints one JSON line."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import resource
-    import time
-
+    """Runs inside the subprocess: times training steps, inference batches and batch-1 calls; prints one JSON line."""
+    _limit_threads(threads)
     import numpy as np
     rng = np.random.default_rng(0)
     spec = WORKLOADS[workload]
@@ -32,22 +57,19 @@ def worker(framework, workload, threads, steps):
     x = rng.uniform(size=(batch,) + shape).astype(np.float32)
     y = rng.integers(0, spec["classes"], size=batch)
     xi = rng.uniform(size=(spec["infer_batch"],) + shape).astype(np.float32)
-    train_step, infer_step, params = BUILDERS[framework](workload, threads)
-    times = []
-    for i in range(steps + 3):
-        t = time.perf_counter()
-        train_step(x, y)
-        if i >= 3:
-            times.append(time.perf_counter() - t)
-    infer = []
-    for i in range(max(steps // 2, 3) + 2):
-        t = time.perf_counter()
-        infer_step(xi)
-        if i >= 2:
-            infer.append(time.perf_counter() - t)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"train": batch / statistics.median(times), "infer": spec["infer_batch"] / statistics.median(infer),
-                      "rss_mib": rss, "params": params}))
+    bench = BUILDERS[framework](workload, threads)
+    result = {"params": bench["params"]}
+    if bench["train"] is not None:
+        result["train"] = batch / _median_time(lambda: bench["train"](x, y), steps, warmup=3)
+    result["infer"] = spec["infer_batch"] / _median_time(lambda: bench["infer"](xi), max(steps // 2, 3), warmup=2)
+    if spec.get("latency"):
+        # Each framework's fastest documented call for one image.
+        x1 = xi[:1]
+        timed = [(_median_time(lambda: call(x1), 2 * steps, warmup=5), name) for name, call in bench["single"].items()]
+        best, name = min(timed)
+        result["latency_ms"], result["latency_call"] = best * 1000, name
+    result["rss_mib"] = _peak_rss_mib()
+    print(json.dumps(result))
 
 
 # Each workload is one layer list, built identically in every framework.
@@ -59,21 +81,28 @@ def _vgg16_base():
     return spec
 
 
+# ort: also run in ONNX Runtime (inference only); latency: time batch-1 calls; fit: Fashion-MNIST accuracy run.
 WORKLOADS = {
     "W1": {"shape": (28, 28, 1), "batch": 64, "infer_batch": 256, "classes": 10, "optimizer": "rmsprop",
+           "ort": True, "fit": True,
            "layers": [("conv", 32, "valid"), ("pool",), ("conv", 64, "valid"), ("pool",), ("conv", 64, "valid"),
                       ("flatten",), ("dense", 64, "relu"), ("dense", 10, "softmax")]},
     "W2": {"shape": (150, 150, 3), "batch": 20, "infer_batch": 20, "classes": 2, "optimizer": "adam",
+           "ort": True, "latency": True,
            "layers": [("conv", 32, "valid"), ("pool",), ("conv", 64, "valid"), ("pool",), ("conv", 128, "valid"),
                       ("pool",), ("conv", 128, "valid"), ("pool",), ("flatten",), ("dropout", 0.5),
                       ("dense", 512, "relu"), ("dense", 1, "sigmoid")]},
-    "W3": {"shape": (28, 28, 1), "batch": 100, "infer_batch": 256, "classes": 10, "optimizer": "adam",
+    "W3": {"shape": (28, 28, 1), "batch": 100, "infer_batch": 256, "classes": 10, "optimizer": "adam", "fit": True,
            "layers": [("conv", 16, "same"), ("conv", 16, "same"), ("pool",), ("conv", 32, "same"), ("conv", 32, "same"),
                       ("pool",), ("conv", 64, "same"), ("conv", 64, "same"), ("pool",), ("flatten",),
                       ("dense", 50, "relu"), ("dropout", 0.5), ("dense", 10, "softmax")]},
     "W5": {"shape": (32, 32, 3), "batch": 32, "infer_batch": 32, "classes": 2, "optimizer": "rmsprop",
            "layers": _vgg16_base() + [("flatten",), ("dense", 1, "sigmoid")]},
 }
+
+
+def _frameworks(workload):
+    return [fw for fw in FRAMEWORKS if fw != "ort" or WORKLOADS[workload].get("ort")]
 
 
 def _loss(spec):
@@ -97,17 +126,23 @@ def _keras_like(L, spec):
     return out
 
 
-def build_swiftcnn(workload, threads):
+def swiftcnn_model(workload, threads):
     import swiftcnn
     from swiftcnn import layers, models
     swiftcnn.set_num_threads(threads)
     spec = WORKLOADS[workload]
     model = models.Sequential([layers.Input(shape=spec["shape"])] + _keras_like(layers, spec))
     model.compile(spec["optimizer"], _loss(spec), metrics=["accuracy"])
-    return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict(x, batch_size=len(x))), model.count_params()
+    return model
 
 
-def build_keras(workload, threads):
+def build_swiftcnn(workload, threads):
+    model = swiftcnn_model(workload, threads)
+    return {"train": lambda x, y: model.train_on_batch(x, y), "infer": lambda x: model.predict(x, batch_size=len(x)),
+            "single": {"predict_on_batch": model.predict_on_batch, "model(x)": model}, "params": model.count_params()}
+
+
+def keras_model(workload, threads):
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -115,13 +150,21 @@ def build_keras(workload, threads):
     spec = WORKLOADS[workload]
     model = keras.Sequential([keras.Input(spec["shape"])] + _keras_like(keras.layers, spec))
     model.compile(spec["optimizer"], _loss(spec), metrics=["accuracy"])
-    return (lambda x, y: model.train_on_batch(x, y)), (lambda x: model.predict_on_batch(x)), model.count_params()
+    return model
 
 
-def build_torch(workload, threads):
+def build_keras(workload, threads):
+    model = keras_model(workload, threads)
+    return {"train": lambda x, y: model.train_on_batch(x, y), "infer": lambda x: model.predict_on_batch(x),
+            "single": {"model(x, training=False)": lambda x: model(x, training=False),
+                       "predict_on_batch": model.predict_on_batch},
+            "params": model.count_params()}
+
+
+def torch_model(workload):
+    """The workload as an nn.Sequential; the final softmax is left to the loss, as PyTorch code does."""
     import torch
     import torch.nn as nn
-    torch.set_num_threads(threads)
     spec = WORKLOADS[workload]
     h, w, c = spec["shape"]
     mods, channels = [], c
@@ -144,83 +187,356 @@ def build_torch(workload, threads):
                 mods.append(nn.Sigmoid())
     model = nn.Sequential(*mods)
     model(torch.zeros(1, c, h, w))   # materialise the lazy layers
-    params = model.parameters()
-    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7) if spec["optimizer"] == "adam" else \
+    return model
+
+
+def torch_training(workload, threads):
+    """(model, train_step(x NHWC numpy, y numpy)) with the workload's optimizer and loss."""
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(threads)
+    spec = WORKLOADS[workload]
+    model = torch_model(workload)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7) if spec["optimizer"] == "adam" else \
         torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
     binary = spec["layers"][-1][2] == "sigmoid"
     loss_fn = nn.BCELoss() if binary else nn.CrossEntropyLoss()   # softmax is folded into the loss for PyTorch
 
-    def train(x, y):
-        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    def train(xt, y):
         opt.zero_grad()
         out = model(xt)
         target = torch.from_numpy(y.astype("float32")).reshape(-1, 1) if binary else torch.from_numpy(y)
         loss_fn(out, target).backward()
         opt.step()
+    return model, train
+
+
+def _nchw(x):
+    return x.transpose(0, 3, 1, 2).copy()
+
+
+def build_torch(workload, threads):
+    import torch
+    model, train = torch_training(workload, threads)
 
     def infer(x):
         with torch.no_grad():
-            return model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
-    return train, infer, sum(p.numel() for p in model.parameters())
+            return model(torch.from_numpy(_nchw(x)))
+    return {"train": lambda x, y: train(torch.from_numpy(_nchw(x)), y), "infer": infer,
+            "single": {"no_grad model(x)": infer}, "params": sum(p.numel() for p in model.parameters())}
 
 
-BUILDERS = {"swiftcnn": build_swiftcnn, "keras": build_keras, "torch": build_torch}
+def export_onnx(workload, path):
+    """Writes the PyTorch model of the workload (in eval mode, with the softmax of the Keras model) as ONNX."""
+    import torch
+    import torch.nn as nn
+    spec = WORKLOADS[workload]
+    model = torch_model(workload)
+    if spec["layers"][-1][2] == "softmax":
+        model.append(nn.Softmax(dim=1))
+    model.eval()
+    h, w, c = spec["shape"]
+    # The TorchScript exporter needs only the `onnx` package (the dynamo one also needs onnxscript).
+    torch.onnx.export(model, (torch.zeros(1, c, h, w),), path, dynamo=False, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    print(sum(p.numel() for p in model.parameters()))
 
 
-def python_for(framework):
+def build_ort(workload, threads):
+    import tempfile
+
+    import onnxruntime as ort
+    # Exported in a child process, so that torch's memory is not counted in ONNX Runtime's peak RSS.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        proc = subprocess.run([sys.executable, __file__, "--export-onnx", workload, path], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("ONNX export failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    params = int(proc.stdout.strip().splitlines()[-1])
+
+    def infer(x):
+        return session.run(None, {"x": _nchw(x)})[0]
+    return {"train": None, "infer": infer, "single": {"session.run": infer}, "params": params}
+
+
+BUILDERS = {"swiftcnn": build_swiftcnn, "keras": build_keras, "torch": build_torch, "ort": build_ort}
+
+
+def fit_worker(framework, workload, threads, epochs):
+    """Runs inside the subprocess: `fit` on Fashion-MNIST for `epochs`, then test accuracy; prints one JSON line."""
+    _limit_threads(threads)
+    import time
+
+    import numpy as np
+    from swiftcnn.datasets import fashion_mnist   # reads the local files; a few MiB of library in every process
+    (x, y), (xt, yt) = fashion_mnist.load_data()
+    # The textbook recipe: float32 / 255 with a channel axis (in place, so the data is not held twice meanwhile).
+    x, xt = (a.reshape(a.shape + (1,)).astype(np.float32) for a in (x, xt))
+    x /= 255
+    xt /= 255
+    y, yt = y.astype(np.int64), yt.astype(np.int64)
+    spec = WORKLOADS[workload]
+    start = time.perf_counter()
+    if framework == "torch":
+        import torch
+        torch.manual_seed(0)
+        model, train = torch_training(workload, threads)
+        xs = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        for _ in range(epochs):
+            order = torch.randperm(len(x))
+            for s in range(0, len(x), spec["batch"]):
+                idx = order[s:s + spec["batch"]]
+                train(xs[idx], y[idx.numpy()])
+        model.eval()
+        with torch.no_grad():
+            pred = torch.cat([model(torch.from_numpy(np.ascontiguousarray(xt[s:s + 1000].transpose(0, 3, 1, 2))))
+                              for s in range(0, len(xt), 1000)]).argmax(1).numpy()
+        acc = float((pred == yt).mean())
+    else:
+        if framework == "swiftcnn":
+            import swiftcnn
+            swiftcnn.utils.set_random_seed(0)
+            model = swiftcnn_model(workload, threads)
+        else:
+            import keras
+            keras.utils.set_random_seed(0)
+            model = keras_model(workload, threads)
+        model.fit(x, y, batch_size=spec["batch"], epochs=epochs, verbose=0)
+        acc = float(model.evaluate(xt, yt, verbose=0)[1])
+    print(json.dumps({"acc": acc, "fit_s": time.perf_counter() - start, "rss_mib": _peak_rss_mib(), "epochs": epochs}))
+
+
+def gemm_worker(framework, threads, reps):
+    """Runs inside the subprocess (thread variables already set by the parent): GFLOP/s per shape; one JSON line."""
+    _limit_threads(threads)
+    import numpy as np
+    if framework == "swiftcnn":
+        import swiftcnn
+        from swiftcnn import _native
+        swiftcnn.set_num_threads(threads)
+        matmul = _native.matmul
+    else:
+        matmul = np.matmul
+    rng = np.random.default_rng(0)
+    gflops = {}
+    for m, n, k in GEMM_SHAPES:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        gflops[_shape_name((m, n, k))] = 2 * m * n * k / _median_time(lambda: matmul(a, b), reps, warmup=2) / 1e9
+    print(json.dumps({"gflops": gflops}))
+
+
+def _shape_name(shape):
+    return "x".join(map(str, shape))
+
+
+def python_for_peers():
     venv = os.path.join(HERE, ".venv", "bin", "python")
     return venv if os.path.exists(venv) else sys.executable
+
+
+def run_child(args, env=None):
+    """Runs this file in a subprocess; returns its JSON line, or {"error": last stderr line}."""
+    proc = subprocess.run([python_for_peers(), __file__] + args, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _alternating(items, r):
+    return items if r % 2 == 0 else items[::-1]
+
+
+def run_throughput(workloads, threads, repeats, steps):
+    runs = {}
+    for workload in workloads:
+        for r in range(repeats):
+            for fw in _alternating(_frameworks(workload), r):
+                runs.setdefault((workload, fw), []).append(
+                    run_child(["--worker", fw, workload, "--threads", str(threads), "--steps", str(steps)]))
+    rows = {}
+    for (workload, fw), results in runs.items():
+        ok = [res for res in results if "error" not in res]
+        if not ok:
+            rows[(workload, fw)] = {"error": results[0]["error"]}
+            continue
+        row = {k: statistics.median(res[k] for res in ok) for k in ("train", "infer", "latency_ms", "rss_mib") if k in ok[0]}
+        row.update({k: ok[0][k] for k in ("params", "latency_call") if k in ok[0]})
+        rows[(workload, fw)] = row
+    return rows
+
+
+def run_fit(workloads, threads, epochs):
+    out = {}
+    for i, workload in enumerate(w for w in workloads if WORKLOADS[w].get("fit")):
+        for fw in _alternating(["swiftcnn", "keras", "torch"], i):
+            out[(workload, fw)] = run_child(["--fit", fw, workload, "--threads", str(threads), "--epochs", str(epochs)])
+    return out
+
+
+def run_gemm(repeats, reps):
+    runs = {}
+    for r in range(repeats):
+        for threads in GEMM_THREADS:
+            # The BLAS thread count must be in the environment before NumPy is imported.
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+                   "MKL_NUM_THREADS": str(threads)}
+            for fw in _alternating(["swiftcnn", "numpy"], r):
+                runs.setdefault((fw, threads), []).append(
+                    run_child(["--gemm", fw, "--threads", str(threads), "--reps", str(reps)], env=env))
+    rows = []
+    for threads in GEMM_THREADS:
+        for shape in GEMM_SHAPES:
+            name = _shape_name(shape)
+            row = {"shape": name, "threads": threads}
+            for fw in ("swiftcnn", "numpy"):
+                ok = [res["gflops"][name] for res in runs[(fw, threads)] if "error" not in res]
+                row[fw] = statistics.median(ok) if ok else None
+                if not ok:
+                    row[fw + "_error"] = runs[(fw, threads)][0]["error"]
+            row["ratio"] = row["swiftcnn"] / row["numpy"] if row["swiftcnn"] and row["numpy"] else None
+            rows.append(row)
+    return rows
+
+
+# ---- report ----
+LABELS = {"swiftcnn": "swiftcnn", "keras": "Keras 3", "torch": "PyTorch", "ort": "ONNX RT"}
+
+
+def _fmt(value, spec):
+    return "—" if value is None else format(value, spec)
+
+
+def _goals(rows, gemm, epochs):
+    """[(goal, measured text, status)]: status PASS / MISS, or "not run" when a number is missing."""
+    def get(workload, fw, key):
+        return rows.get((workload, fw), {}).get(key)
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+
+    def line(goal, value, need, higher_is_better=True, what="ratio"):
+        if value is None:
+            return goal, "—", "not run"
+        ok = value >= need if higher_is_better else value <= need
+        return goal, f"{what} {value:.2f} (needs {'≥' if higher_is_better else '≤'} {need:g})", "PASS" if ok else "MISS"
+
+    goals = [
+        line("W1 training ≥ 1.6× Keras", ratio(get("W1", "swiftcnn", "train"), get("W1", "keras", "train")), 1.6),
+        line("W1 inference ≥ 1.0× ONNX Runtime", ratio(get("W1", "swiftcnn", "infer"), get("W1", "ort", "infer")), 1.0),
+        line("W2 training ≥ 1.2× Keras", ratio(get("W2", "swiftcnn", "train"), get("W2", "keras", "train")), 1.2),
+        line("W2 batch-1 latency ≤ ONNX Runtime's", ratio(get("W2", "swiftcnn", "latency_ms"), get("W2", "ort", "latency_ms")),
+             1.0, higher_is_better=False, what="latency ratio"),
+        line("W3 training ≥ 1.15× Keras", ratio(get("W3", "swiftcnn", "train"), get("W3", "keras", "train")), 1.15),
+    ]
+    peers = [get("W5", fw, "train") for fw in ("keras", "torch")]
+    goals.append(line("W5 training ≥ 1.1× max(Keras, PyTorch)",
+                      ratio(get("W5", "swiftcnn", "train"), max(peers) if None not in peers else None), 1.1))
+    for g in (g for g in gemm if g["threads"] == 2):
+        square = g["shape"] == _shape_name(GEMM_SHAPES[0])
+        goals.append(line(f"GEMM {g['shape']} (2 threads) ≥ {1.0 if square else 1.3}× NumPy", g["ratio"], 1.0 if square else 1.3))
+    if gemm == []:
+        goals.append(line("GEMM ≥ 1.0× NumPy at 1024³, ≥ 1.3× on the conv shapes (2 threads)", None, 0))
+    goals.append(line(f"W1 {epochs}-epoch fit peak RSS ≤ 1/3 of Keras's",
+                      ratio(get("W1", "swiftcnn", "fit_rss_mib"), get("W1", "keras", "fit_rss_mib")), 1 / 3,
+                      higher_is_better=False, what="swiftcnn/Keras"))
+    for workload in ("W1", "W3"):
+        peers = [get(workload, fw, "acc") for fw in ("keras", "torch") if get(workload, fw, "acc") is not None]
+        ours = get(workload, "swiftcnn", "acc")
+        gap = 100 * (ours - max(peers)) if ours is not None and peers else None
+        goals.append(line(f"{workload} accuracy within 0.5 points of the better peer", gap, -0.5, what="points vs best"))
+    return goals
+
+
+def report(rows, gemm, goals, epochs, quick):
+    head = (f"{'workload':8} {'framework':9} {'train img/s':>11} {'ratio':>6} {'infer img/s':>11} {'ratio':>6} "
+            f"{'b1 lat ms':>9} {f'acc {epochs}ep':>8} {'fit RSS':>8} {'RSS MiB':>8}  params")
+    print(head)
+    for workload in dict.fromkeys(w for w, _ in rows):
+        ours = rows.get((workload, "swiftcnn"), {})
+        for fw in _frameworks(workload):
+            if (workload, fw) not in rows:
+                continue
+            row = rows[(workload, fw)]
+            if "error" in row:
+                print(f"{workload:8} {LABELS[fw]:9} missing: {row['error'][:90]}")
+                continue
+            rt = ours["train"] / row["train"] if "train" in row and "train" in ours else None
+            ri = ours["infer"] / row["infer"] if "infer" in row and "infer" in ours else None
+            print(f"{workload:8} {LABELS[fw]:9} {_fmt(row.get('train'), '11,.0f')} {_fmt(rt, '6.2f')} "
+                  f"{_fmt(row.get('infer'), '11,.0f')} {_fmt(ri, '6.2f')} {_fmt(row.get('latency_ms'), '9.2f')} "
+                  f"{_fmt(row.get('acc'), '8.4f')} {_fmt(row.get('fit_rss_mib'), '8.0f')} {_fmt(row.get('rss_mib'), '8.0f')}  "
+                  f"{_fmt(row.get('params'), ',')}")
+            if "fit_error" in row:
+                print(f"{'':8} {'':9} fit failed: {row['fit_error'][:90]}")
+    print("ratio = swiftcnn ÷ peer (higher is better for swiftcnn); b1 lat = batch-1 latency, each framework's fastest "
+          f"call; acc and fit RSS: Fashion-MNIST `fit`, {epochs} epoch{'s' if epochs > 1 else ''}"
+          + (" (quick mode)" if quick else "") + "; RSS MiB: peak of the throughput run")
+    if gemm:
+        print(f"\n{'GEMM M×N×K':16} {'threads':>7} {'swiftcnn GFLOP/s':>16} {'NumPy GFLOP/s':>14} {'ratio':>6}")
+        for g in gemm:
+            print(f"{g['shape']:16} {g['threads']:7} {_fmt(g['swiftcnn'], '16.1f')} {_fmt(g['numpy'], '14.1f')} "
+                  f"{_fmt(g['ratio'], '6.2f')}")
+    print("\ngoals")
+    for goal, measured, status in goals:
+        print(f"  {status:7} {goal:58} {measured}")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--worker", nargs=2)
     parser.add_argument("--workloads", default="W1,W2,W3,W5")
+    parser.add_argument("--sections", default="throughput,gemm,fit")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--fit", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--gemm", help=argparse.SUPPRESS)
+    parser.add_argument("--export-onnx", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--reps", type=int)
     args = parser.parse_args()
-    steps = 10 if args.quick else 40
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.threads, steps)
-        return
+        return worker(args.worker[0], args.worker[1], args.threads, args.steps)
+    if args.fit:
+        return fit_worker(args.fit[0], args.fit[1], args.threads, args.epochs)
+    if args.gemm:
+        return gemm_worker(args.gemm, args.threads, args.reps)
+    if args.export_onnx:
+        return export_onnx(*args.export_onnx)
+
     repeats = 1 if args.quick else 3
-    results = {}
-    for workload in args.workloads.split(","):
-        for r in range(repeats):
-            for fw in FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]:
-                proc = subprocess.run([python_for(fw), __file__, "--worker", fw, workload, "--threads", str(args.threads)],
-                                      capture_output=True, text=True)
-                key = (workload, fw)
-                if proc.returncode != 0:
-                    results.setdefault(key, {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]})
-                    continue
-                results.setdefault(key, {"runs": []})["runs"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    rows = []
-    for (workload, fw), r in results.items():
-        if "error" in r:
-            rows.append({"workload": workload, "framework": fw, "error": r["error"]})
-            continue
-        med = {k: statistics.median(run[k] for run in r["runs"]) for k in ("train", "infer", "rss_mib")}
-        rows.append({"workload": workload, "framework": fw, **med, "params": r["runs"][0]["params"]})
-    ours = {row["workload"]: row for row in rows if row["framework"] == "swiftcnn" and "train" in row}
-    print(f"{'workload':8} {'framework':10} {'train img/s':>12} {'ratio':>7} {'infer img/s':>12} {'ratio':>7} {'RSS MiB':>8}  params")
-    for row in rows:
-        if "error" in row:
-            print(f"{row['workload']:8} {row['framework']:10} missing: {row['error'][:80]}")
-            continue
-        base = ours.get(row["workload"])
-        rt = base["train"] / row["train"] if base else float("nan")
-        ri = base["infer"] / row["infer"] if base else float("nan")
-        print(f"{row['workload']:8} {row['framework']:10} {row['train']:12,.0f} {rt:7.2f} {row['infer']:12,.0f} {ri:7.2f} "
-              f"{row['rss_mib']:8.0f}  {row['params']:,}")
+    epochs = 1 if args.quick else 5
+    workloads = args.workloads.split(",")
+    sections = args.sections.split(",")
+    rows = run_throughput(workloads, args.threads, repeats, 10 if args.quick else 40) if "throughput" in sections else {}
+    if "fit" in sections:
+        for key, res in run_fit(workloads, args.threads, epochs).items():
+            row = rows.setdefault(key, {})
+            if "error" in res:
+                row["fit_error"] = res["error"]
+            else:
+                row.update(acc=res["acc"], fit_rss_mib=res["rss_mib"], fit_s=res["fit_s"])
+    gemm = run_gemm(repeats, 5 if args.quick else 20) if "gemm" in sections else []
+    goals = _goals(rows, gemm, epochs)
+    report(rows, gemm, goals, epochs, args.quick)
+
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", datetime.date.today().isoformat() + ".json")
     with open(path, "w") as f:
-        json.dump({"threads": args.threads, "quick": args.quick, "rows": rows}, f, indent=1)
+        json.dump({"threads": args.threads, "quick": args.quick, "fit_epochs": epochs,
+                   "rows": [{"workload": w, "framework": fw, **row} for (w, fw), row in rows.items()],
+                   "gemm": gemm, "goals": [{"goal": g, "measured": m, "status": s} for g, m, s in goals]}, f, indent=1)
     print(f"wrote {path}")
-    import augmentation
-    sys.argv = [sys.argv[0]] + (["--quick"] if args.quick else [])
-    augmentation.main()
+    if "throughput" in sections:
+        import augmentation
+        sys.argv = [sys.argv[0]] + (["--quick"] if args.quick else [])
+        augmentation.main()
 
 
 if __name__ == "__main__":
