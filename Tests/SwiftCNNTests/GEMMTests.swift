@@ -71,6 +71,15 @@ final class GEMMTests: XCTestCase {
         check(m: 242, n: 288, k: 64, transA: false, transB: true)
     }
 
+    /// Wide B (1,030 columns: 64 full 16-column panels and a 6-column one) split across threads, in every transpose
+    /// combination and with accumulation into C, so the packed-panel path and its partial last panel are covered.
+    func testWidePackedPanels() {
+        for tA in [false, true] {
+            for tB in [false, true] { check(m: 130, n: 1030, k: 70, transA: tA, transB: tB) }
+        }
+        check(m: 31, n: 1030, k: 300, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 2)
+    }
+
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
         for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20)] {

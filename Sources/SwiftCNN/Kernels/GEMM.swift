@@ -36,7 +36,16 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
     let rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1
     var bRows = b, bStride = ldb
-    if transB {
+    // AVX2: B goes into 16-column panels (k × 16 contiguous floats) unless C has too few rows to repay the copy.
+    // Read in place, a 16-float slice of B's rows at a stride of ldb floats lands in a few L1 sets (all in one at
+    // ldb = 1024), so the K-block panel no longer stays in L1.
+    let packed = !avx512 && (transB || m >= 24)
+    if packed {
+        let scratch = ScratchBuffer.forCurrentThread(count: (n + 15) / 16 * 16 * k)
+        packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: scratch)
+        bRows = UnsafePointer(scratch)
+        bStride = 16
+    } else if transB {
         // op(B)[p, j] = b[j * ldb + p]: copy into k×n row-major scratch.
         let scratch = ScratchBuffer.forCurrentThread(count: k * n)
         transpose(b, rows: n, cols: k, lds: ldb, into: scratch)
@@ -49,16 +58,17 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     if !serial && 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
                           b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
-                          avx512: avx512)
+                          avx512: avx512, packed: packed)
         parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
             let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
             gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
                      depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite,
-                     bias: j.bias, relu: j.relu, avx512: j.avx512)
+                     bias: j.bias, relu: j.relu, avx512: j.avx512, packed: j.packed)
         }
     } else {
         gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu, avx512: avx512)
+                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu, avx512: avx512,
+                 packed: packed)
     }
 }
 
@@ -76,13 +86,14 @@ private struct GEMMJob {
     let bias: UnsafePointer<Float>?
     let relu: Bool
     let avx512: Bool
+    let packed: Bool
 }
 
 /// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
 @inline(__always)
 private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
                       depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool, avx512: Bool) {
+                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool, avx512: Bool, packed: Bool) {
     let blocks = (k + 255) / 256
     let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
     var p0 = 0
@@ -123,6 +134,8 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
                     if j < n { avx2Tiles(block, rows: fullRows..<quadRows, columns: j..<n) }
                 }
                 avx2Tiles(block, rows: quadRows..<m1, columns: 0..<n)
+            } else if packed {
+                packedTiles(block, rows: m0..<m1, n: n, panelStride: k * 16)
             } else {
                 avx2Tiles(block, rows: m0..<m1, columns: 0..<n)
             }
@@ -154,6 +167,79 @@ private struct KBlock {
     @inline(__always)
     func tile(_ i: Int, _ j: Int, _ kernel: Kernel) {
         kernel(kc, a + i * rs, rs, ds, b + j, ldb, c + i * ldc + j, ldc, alpha, store)
+    }
+}
+
+/// Rows `rows` × all n columns of C from B packed by `packPanels` (`block.b` is the K block's start in panel 0,
+/// panel q is `q * panelStride` further): 6×16 tiles, then one row at a time; a last panel narrower than 16
+/// columns is computed whole (its padding columns are zero) into a stack tile and only its real columns are kept.
+@inline(__always)
+private func packedTiles(_ block: KBlock, rows: Range<Int>, n: Int, panelStride: Int) {
+    guard !rows.isEmpty else { return }
+    let fullRows = rows.lowerBound + rows.count / 6 * 6
+    let fullPanels = n / 16, width = n - fullPanels * 16
+    // Row tiles outer, panels inner: a tile's 6 rows of A (6 × kc floats) are read from L2 once and stay in L1
+    // for every panel, while the packed panels stream through as one sequential read.
+    for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
+        var panel = block.b
+        let a = block.a + i * block.rs, c = block.c + i * block.ldc
+        for q in 0..<fullPanels {
+            kernel6x16(block.kc, a, block.rs, block.ds, panel, 16, c + q * 16, block.ldc, block.alpha, block.store)
+            panel += panelStride
+        }
+        if width > 0 {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { tile in
+                let t = tile.baseAddress!
+                kernel6x16(block.kc, a, block.rs, block.ds, panel, 16, t, 16, block.alpha, true)
+                for r in 0..<6 {
+                    let dst = c + r * block.ldc + fullPanels * 16, src = t + r * 16
+                    if block.store {
+                        for q in 0..<width { dst[q] = src[q] }
+                    } else {
+                        for q in 0..<width { dst[q] += src[q] }
+                    }
+                }
+            }
+        }
+    }
+    for r in fullRows..<rows.upperBound {
+        var panel = block.b, j = 0
+        while j < n {
+            kernelRow(block.kc, block.a + r * block.rs, block.ds, panel, 16, block.c + r * block.ldc + j,
+                      columns: 0..<min(16, n - j), block.alpha, block.store)
+            j += 16
+            panel += panelStride
+        }
+    }
+}
+
+/// op(B) (k × n) as 16-column panels: panel q holds columns 16q..<16q+16 as k rows of 16 contiguous floats,
+/// zeros past column n, so the micro-kernel reads B sequentially whatever its leading dimension or transpose.
+private func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int,
+                        into dst: UnsafeMutablePointer<Float>) {
+    var j = 0, panel = dst
+    while j < n {
+        let width = min(16, n - j)
+        if width < 16 { panel.initialize(repeating: 0, count: 16 * k) }
+        if transB {
+            // op(B)[p, j] = b[j * ldb + p]: read B's rows (contiguous in p), write down the panel's column.
+            for q in 0..<width {
+                let src = b + (j + q) * ldb
+                for p in 0..<k { panel[p * 16 + q] = src[p] }
+            }
+        } else {
+            for p in 0..<k {
+                let src = b + p * ldb + j, row = panel + p * 16
+                if width == 16 {
+                    UnsafeMutableRawPointer(row).storeBytes(of: load8(src), as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(row + 8).storeBytes(of: load8(src + 8), as: SIMD8<Float>.self)
+                } else {
+                    for q in 0..<width { row[q] = src[q] }
+                }
+            }
+        }
+        j += 16
+        panel += 16 * k
     }
 }
 
