@@ -82,7 +82,7 @@ final class GEMMTests: XCTestCase {
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
-        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20)] {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }

@@ -94,6 +94,10 @@ private struct GEMMJob {
 private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
                       depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                       overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool, avx512: Bool, packed: Bool) {
+    if packed {
+        return gemmRowsPacked(rows, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
+                              b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
+    }
     let blocks = (k + 255) / 256
     let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
     var p0 = 0
@@ -134,8 +138,6 @@ private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: Unsaf
                     if j < n { avx2Tiles(block, rows: fullRows..<quadRows, columns: j..<n) }
                 }
                 avx2Tiles(block, rows: quadRows..<m1, columns: 0..<n)
-            } else if packed {
-                packedTiles(block, rows: m0..<m1, n: n, panelStride: k * 16)
             } else {
                 avx2Tiles(block, rows: m0..<m1, columns: 0..<n)
             }
@@ -170,45 +172,90 @@ private struct KBlock {
     }
 }
 
-/// Rows `rows` × all n columns of C from B packed by `packPanels` (`block.b` is the K block's start in panel 0,
-/// panel q is `q * panelStride` further): 6×16 tiles, then one row at a time; a last panel narrower than 16
-/// columns is computed whole (its padding columns are zero) into a stack tile and only its real columns are kept.
-@inline(__always)
-private func packedTiles(_ block: KBlock, rows: Range<Int>, n: Int, panelStride: Int) {
+/// AVX2 GEMM of rows `rows` of C with B packed by `packPanels` (panel q at `b + q · k · 16`). Loops, outer to
+/// inner: K blocks (≤ 256 deep), N blocks of panels that fit in L2 together, 6-row tiles of C, the block's panels.
+/// A tile's A rows are read from L2 once and stay in L1 for all the block's panels; when they are spread out (A
+/// transposed: one cache line per depth step) or there are many panels to repay it, they are first copied into a
+/// contiguous 6 × kc tile. Bias and ReLU are applied to each tile right after its last K block, while it is in L1.
+private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
+                            depthStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool) {
     guard !rows.isEmpty else { return }
+    let blocks = (k + 255) / 256
+    let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
+    let panels = (n + 15) / 16
     let fullRows = rows.lowerBound + rows.count / 6 * 6
-    let fullPanels = n / 16, width = n - fullPanels * 16
-    // Row tiles outer, panels inner: a tile's 6 rows of A (6 × kc floats) are read from L2 once and stay in L1
-    // for every panel, while the packed panels stream through as one sequential read.
-    for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
-        var panel = block.b
-        let a = block.a + i * block.rs, c = block.c + i * block.ldc
-        for q in 0..<fullPanels {
-            kernel6x16(block.kc, a, block.rs, block.ds, panel, 16, c + q * 16, block.ldc, block.alpha, block.store)
-            panel += panelStride
-        }
-        if width > 0 {
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { tile in
-                let t = tile.baseAddress!
-                kernel6x16(block.kc, a, block.rs, block.ds, panel, 16, t, 16, block.alpha, true)
-                for r in 0..<6 {
-                    let dst = c + r * block.ldc + fullPanels * 16, src = t + r * 16
-                    if block.store {
-                        for q in 0..<width { dst[q] = src[q] }
-                    } else {
-                        for q in 0..<width { dst[q] += src[q] }
+    let epilogue = bias != nil || relu
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * 256 + 6 * 16) { scratch in
+        let aTile = scratch.baseAddress!, cTile = aTile + 6 * 256
+        var p0 = 0
+        while p0 < k {
+            let kc = min(kBlock, k - p0)
+            let store = overwrite && p0 == 0, last = p0 + kc == k
+            let panelsPerBlock = max(1, 49_152 / (kc * 16))    // ≈ 192 KB of B per N block
+            var q0 = 0
+            while q0 < panels {
+                let q1 = min(q0 + panelsPerBlock, panels)
+                let packA = depthStride != 1 && q1 - q0 >= 2
+                for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
+                    var tileA = a + i * rowStride + p0 * depthStride, rs = rowStride, ds = depthStride
+                    if packA {
+                        packRowTile(tileA, rs: rs, ds: ds, kc: kc, into: aTile)
+                        tileA = UnsafePointer(aTile); rs = 1; ds = 6
+                    }
+                    for q in q0..<q1 {
+                        let j = q * 16, width = min(16, n - j)
+                        let panel = b + q * k * 16 + p0 * 16, tileC = c + i * ldc + j
+                        if width == 16 {
+                            kernel6x16(kc, tileA, rs, ds, panel, 16, tileC, ldc, alpha, store)
+                        } else {
+                            // The last, narrower panel is computed whole (its padding columns are zero) into a stack
+                            // tile; only its real columns reach C.
+                            kernel6x16(kc, tileA, rs, ds, panel, 16, cTile, 16, alpha, true)
+                            for r in 0..<6 {
+                                let dst = tileC + r * ldc, src = cTile + r * 16
+                                if store {
+                                    for t in 0..<width { dst[t] = src[t] }
+                                } else {
+                                    for t in 0..<width { dst[t] += src[t] }
+                                }
+                            }
+                        }
+                        if last && epilogue {
+                            applyEpilogue(0..<6, n: width, c: tileC, ldc: ldc, bias: bias.map { $0 + j }, relu: relu)
+                        }
                     }
                 }
+                for r in fullRows..<rows.upperBound {
+                    for q in q0..<q1 {
+                        let j = q * 16, width = min(16, n - j)
+                        kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, b + q * k * 16 + p0 * 16, 16,
+                                  c + r * ldc + j, columns: 0..<width, alpha, store)
+                        if last && epilogue {
+                            applyEpilogue(0..<1, n: width, c: c + r * ldc + j, ldc: ldc, bias: bias.map { $0 + j },
+                                          relu: relu)
+                        }
+                    }
+                }
+                q0 = q1
             }
+            p0 += kc
         }
     }
-    for r in fullRows..<rows.upperBound {
-        var panel = block.b, j = 0
-        while j < n {
-            kernelRow(block.kc, block.a + r * block.rs, block.ds, panel, 16, block.c + r * block.ldc + j,
-                      columns: 0..<min(16, n - j), block.alpha, block.store)
-            j += 16
-            panel += panelStride
+}
+
+/// Copies the 6 × kc block of A whose element (r, p) is `src[r · rs + p · ds]` into `dst[p · 6 + r]`.
+@inline(__always)
+private func packRowTile(_ src: UnsafePointer<Float>, rs: Int, ds: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
+    if ds == 1 {
+        for r in 0..<6 {
+            let row = src + r * rs
+            for p in 0..<kc { dst[p * 6 + r] = row[p] }
+        }
+    } else {
+        for p in 0..<kc {
+            let s = src + p * ds, d = dst + p * 6
+            for r in 0..<6 { d[r] = s[r * rs] }
         }
     }
 }
