@@ -80,9 +80,16 @@ final class GEMMTests: XCTestCase {
         check(m: 31, n: 1030, k: 300, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 2)
     }
 
+    /// Few rows and a big product (a Dense layer on one or a few samples): the columns are split across threads.
+    func testFewRowsSplitByColumns() {
+        check(m: 1, n: 600, k: 4000, transA: false, transB: false)
+        check(m: 5, n: 700, k: 1500, transA: true, transB: true, alpha: 2, beta: 0.5, pad: 3)
+        check(m: 11, n: 333, k: 1200, transA: false, transB: true)
+    }
+
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
-        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600)] {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }

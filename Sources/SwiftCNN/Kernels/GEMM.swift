@@ -53,9 +53,24 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         bStride = n
     }
     let panel = bRows, panelStride = bStride   // lets: a closure capturing vars would box them on the heap
-    let rowBlocks = (m + 5) / 6
-    // Split rows of C across threads only when the product is big enough to repay the fork/join.
-    if !serial && 2 * m * n * k >= 4_000_000 && rowBlocks > 1 && engineThreadCount > 1 {
+    let rowBlocks = (m + 5) / 6, columnGroups = (n + 15) / 16
+    // Split C across threads only when the product is big enough to repay the fork/join: by rows, or by groups of
+    // 16 columns when there are too few rows to share out evenly (a Dense layer on one sample).
+    let threads = engineThreadCount, big = !serial && threads > 1 && 2 * m * n * k >= 4_000_000
+    if big && rowBlocks < 2 * threads && columnGroups >= 2 * threads {
+        let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
+                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
+                          avx512: avx512, packed: packed)
+        parallelFor(columnGroups, minChunk: 1, context: job) { context, lo, hi in
+            let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
+            let j0 = lo * 16, j1 = min(hi * 16, j.n)
+            // A packed B's panel lo starts lo · k · 16 floats in; a B read in place starts j0 columns in.
+            let b = j.packed ? j.b + lo * j.k * 16 : j.b + j0
+            gemmRows(0..<j.m, n: j1 - j0, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
+                     depthStride: j.depthStride, b: b, ldb: j.ldb, c: j.c + j0, ldc: j.ldc, overwrite: j.overwrite,
+                     bias: j.bias.map { $0 + j0 }, relu: j.relu, avx512: j.avx512, packed: j.packed)
+        }
+    } else if big && rowBlocks > 1 {
         let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
                           b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
                           avx512: avx512, packed: packed)

@@ -163,7 +163,8 @@ public final class Conv2D: Layer {
 }
 
 /// How a convolution's output pixels (rows of the im2col matrix, numbered across the batch) are cut into chunks
-/// whose unfolded patches fit in L2: several whole images per chunk when images are small, else equal parts of one.
+/// whose unfolded patches fit in L2: equal chunks of a multiple of 12 rows (chunks may span images), so the GEMM
+/// micro-kernels' 6- and 12-row tiles cover every chunk but the last without leftover rows.
 private struct ConvChunks {
     let rowsPerImage, rows, rowsPerChunk, count: Int
 
@@ -173,12 +174,8 @@ private struct ConvChunks {
         // ≈ 192 KB of patches per chunk, but at least 2 · filters rows: each chunk's weight-gradient GEMM reads
         // and writes the whole patch × filters dW, which must stay small next to the chunk's patches.
         let target = max(12, 49_152 / g.patchSize, 2 * filters)
-        if rowsPerImage <= target {
-            rowsPerChunk = target / rowsPerImage * rowsPerImage
-        } else {
-            let parts = (rowsPerImage + target - 1) / target
-            rowsPerChunk = (rowsPerImage + parts - 1) / parts
-        }
+        let parts = (rows + target - 1) / target
+        rowsPerChunk = ((rows + parts - 1) / parts + 11) / 12 * 12
         count = (rows + rowsPerChunk - 1) / rowsPerChunk
     }
 
