@@ -201,8 +201,9 @@ private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a:
     let panels = (n + 15) / 16
     let fullRows = rows.lowerBound + rows.count / 6 * 6
     let epilogue = bias != nil || relu
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * 256 + 6 * 16) { scratch in
-        let aTile = scratch.baseAddress!, cTile = aTile + 6 * 256
+    // Per-thread, not withUnsafeTemporaryAllocation: past 1 KB that takes the heap, and a training step allocates nothing.
+    do {
+        let aTile = ScratchBuffer.forCurrentThread(count: 6 * 256 + 6 * 16, slot: .tile), cTile = aTile + 6 * 256
         var p0 = 0
         while p0 < k {
             let kc = min(kBlock, k - p0)
@@ -443,15 +444,15 @@ private func epilogueLoop(_ rows: Range<Int>, _ n: Int, _ c: UnsafeMutablePointe
 /// Per-thread scratch that grows when needed and is reused, so steady-state work allocates nothing. Separate
 /// slots let nested users on one thread (a convolution's column chunk, then the GEMM it calls) keep their buffers.
 public enum ScratchBuffer {
-    public enum Slot: Int { case gemm = 0, columns, columnGrads, partialSums }
-    private static let slotCount = 4
+    public enum Slot: Int { case gemm = 0, columns, columnGrads, partialSums, tile }
+    private static let slotCount = 5
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { raw in
             guard let raw else { return }
             let header = raw.assumingMemoryBound(to: Int.self)
-            for slot in 0..<4 { free(UnsafeMutableRawPointer(bitPattern: header[2 * slot + 1])) }
+            for slot in 0..<slotCount { free(UnsafeMutableRawPointer(bitPattern: header[2 * slot + 1])) }
             free(raw)
         }
         return key
