@@ -78,6 +78,9 @@ final class GEMMTests: XCTestCase {
             for tB in [false, true] { check(m: 130, n: 1030, k: 70, transA: tA, transB: tB) }
         }
         check(m: 31, n: 1030, k: 300, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 2)
+        // Depths past one K block (576): 1,300 → 3 blocks, accumulated into C.
+        check(m: 50, n: 70, k: 1300, transA: true, transB: false)
+        check(m: 61, n: 300, k: 1300, transA: false, transB: true, alpha: 1, beta: 1)
     }
 
     /// Few rows and a big product (a Dense layer on one or a few samples): the columns are split across threads.
