@@ -17,7 +17,8 @@ import SwiftCNNAVX512
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                 bias: UnsafePointer<Float>? = nil, relu: Bool = false, serial: Bool = false) {
+                 bias: UnsafePointer<Float>? = nil, relu: Bool = false, serial: Bool = false,
+                 packedB: UnsafePointer<Float>? = nil) {
     guard m > 0, n > 0 else { return }
     // beta == 0: the first K block stores into C (no zeroing pass); otherwise C ← beta · C, then accumulate.
     if k == 0 || alpha == 0 || beta != 0 {
@@ -39,11 +40,16 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     // AVX2: B goes into 16-column panels (k × 16 contiguous floats) unless C has too few rows to repay the copy.
     // Read in place, a 16-float slice of B's rows at a stride of ldb floats lands in a few L1 sets (all in one at
     // ldb = 1024), so the K-block panel no longer stays in L1.
-    let packed = !avx512 && (transB || m >= 24)
+    // `packedB`: the caller packed op(B) once for several GEMMs (see `packB`).
+    let packed = !avx512 && (packedB != nil || transB || m >= 24)
     if packed {
-        let scratch = ScratchBuffer.forCurrentThread(count: (n + 15) / 16 * 16 * k)
-        packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: scratch)
-        bRows = UnsafePointer(scratch)
+        if let packedB {
+            bRows = packedB
+        } else {
+            let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: n))
+            packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: scratch)
+            bRows = UnsafePointer(scratch)
+        }
         bStride = 16
     } else if transB {
         // op(B)[p, j] = b[j * ldb + p]: copy into k×n row-major scratch.
@@ -85,6 +91,18 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
                  b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu, avx512: avx512,
                  packed: packed)
     }
+}
+
+/// Whether `gemm` multiplies by B in packed 16-column panels (the AVX2 kernels). When it does, a caller that uses
+/// one B in many GEMMs (a convolution's kernel in every chunk) packs it once with `packB` and passes `packedB`.
+public var gemmTakesPackedB: Bool { InstructionSet.active != .avx512 }
+
+/// Floats that `packB` writes for a k × n op(B).
+public func packedBCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
+
+/// Packs op(B) (k × n; B itself is n × k when `transB`) into `dst` (`packedBCount` floats) for `gemm(packedB:)`.
+public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: dst)
 }
 
 /// The arguments of one GEMM, handed to the worker threads.

@@ -72,9 +72,11 @@ public final class Conv2D: Layer {
 
     public func workspaceSize(batch: Int) -> Int {
         let g = geometry!
-        // The pre-activation gradient, and the kernel transposed for the input-gradient GEMMs. Image patches are
+        // The pre-activation gradient, then one region that holds the kernel as the chunks' GEMMs read it: packed
+        // panels (forward), packed transposed panels or the transposed kernel (input gradient). Image patches are
         // unfolded chunk by chunk into per-thread scratch, never for the whole batch.
-        return batch * g.outH * g.outW * filters + g.patchSize * filters
+        let kernelCopy = max(packedBCount(k: g.patchSize, n: filters), packedBCount(k: filters, n: g.patchSize))
+        return batch * g.outH * g.outW * filters + kernelCopy
     }
 
     public func forward(_ io: LayerIO) {
@@ -88,9 +90,16 @@ public final class Conv2D: Layer {
                  lda: g.patchSize, b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
                  bias: bias, relu: activation == .relu)
         } else {
+            // Every chunk multiplies by the same kernel: pack it once (the AVX2 GEMM reads B as panels).
+            var packedKernel: UnsafePointer<Float>? = nil
+            if gemmTakesPackedB {
+                let region = io.workspace + m * filters
+                packB(transB: false, k: g.patchSize, n: filters, b: io.parameters[0], ldb: filters, into: region)
+                packedKernel = UnsafePointer(region)
+            }
             let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters,
                               input: io.inputs[0], kernel: io.parameters[0], bias: bias, relu: activation == .relu,
-                              output: io.output, gradient: io.output, partialSums: io.output)
+                              output: io.output, gradient: io.output, partialSums: io.output, packedKernel: packedKernel)
             let threads = job.threads(forItems: job.chunks.count)
             parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
                 let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
@@ -120,11 +129,18 @@ public final class Conv2D: Layer {
                 gemm(transA: false, transB: true, m: m, n: g.patchSize, k: filters, alpha: 1, a: preGrad, lda: filters,
                      b: io.parameters[0], ldb: filters, beta: 0, c: io.inputGrads[0], ldc: g.patchSize)
             } else {
-                // kernelT[f, p] = kernel[p, f], once per step, so each chunk's GEMM reads B's rows directly.
-                transpose(io.parameters[0], rows: g.patchSize, cols: filters, lds: filters, into: kernelT)
+                // The chunks' GEMMs multiply by kernelᵀ (filters × patch), prepared once per step: as packed panels
+                // for the AVX2 GEMM, else as kernelT[f, p] = kernel[p, f] so B's rows are read directly.
+                var packedKernel: UnsafePointer<Float>? = nil
+                if gemmTakesPackedB {
+                    packB(transB: true, k: filters, n: g.patchSize, b: io.parameters[0], ldb: filters, into: kernelT)
+                    packedKernel = UnsafePointer(kernelT)
+                } else {
+                    transpose(io.parameters[0], rows: g.patchSize, cols: filters, lds: filters, into: kernelT)
+                }
                 let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters, input: io.inputs[0],
                                   kernel: kernelT, bias: nil, relu: false, output: io.inputGrads[0],
-                                  gradient: preGrad, partialSums: io.inputGrads[0])
+                                  gradient: preGrad, partialSums: io.inputGrads[0], packedKernel: packedKernel)
                 // Threads own whole images, so no two of them add into the same input pixel.
                 let threads = job.threads(forItems: io.batch)
                 parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
@@ -142,7 +158,7 @@ public final class Conv2D: Layer {
         let size = g.patchSize * filters
         var job = ConvJob(g: g, chunks: chunks, filters: filters, input: io.inputs[0], kernel: io.parameterGrads[0],
                           bias: nil, relu: false, output: io.parameterGrads[0], gradient: preGrad,
-                          partialSums: io.parameterGrads[0])
+                          partialSums: io.parameterGrads[0], packedKernel: nil)
         let threads = job.threads(forItems: chunks.count)
         job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * size, slot: .partialSums)
         parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
@@ -194,6 +210,7 @@ private struct ConvJob {
     let output: UnsafeMutablePointer<Float>   // layer output (forward), input gradient, or dW
     let gradient: UnsafePointer<Float>        // the pre-activation gradient (backward passes)
     var partialSums: UnsafeMutablePointer<Float>
+    let packedKernel: UnsafePointer<Float>?   // `kernel` packed for the GEMM (forward, input gradient), if it takes that
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
@@ -210,7 +227,7 @@ private struct ConvJob {
             im2col(input, g, rows: rows, columns: columns)
             gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
                  lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
-                 ldc: filters, bias: bias, relu: relu, serial: serial)
+                 ldc: filters, bias: bias, relu: relu, serial: serial, packedB: packedKernel)
         }
     }
 
@@ -242,7 +259,7 @@ private struct ConvJob {
             let r1 = min(r0 + chunks.rowsPerChunk, end)
             gemm(transA: false, transB: false, m: r1 - r0, n: g.patchSize, k: filters, alpha: 1,
                  a: gradient + r0 * filters, lda: filters, b: kernel, ldb: g.patchSize, beta: 0, c: columnGrads,
-                 ldc: g.patchSize, serial: n > 1)
+                 ldc: g.patchSize, serial: n > 1, packedB: packedKernel)
             col2im(columnGrads, g, rows: r0..<r1, inputGrad: output)
             r0 = r1
         }
