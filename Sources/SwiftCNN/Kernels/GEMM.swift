@@ -286,6 +286,13 @@ private func packRowTile(_ src: UnsafePointer<Float>, rs: Int, ds: Int, kc: Int,
             let row = src + r * rs
             for p in 0..<kc { dst[p * 6 + r] = row[p] }
         }
+    } else if rs == 1 {
+        // A transposed: the tile's 6 values at each depth are contiguous; two vector moves instead of six.
+        for p in 0..<kc {
+            let s = UnsafeRawPointer(src + p * ds), d = UnsafeMutableRawPointer(dst + p * 6)
+            d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            (d + 16).storeBytes(of: (s + 16).loadUnaligned(as: SIMD2<Float>.self), as: SIMD2<Float>.self)
+        }
     } else {
         for p in 0..<kc {
             let s = src + p * ds, d = dst + p * 6

@@ -190,7 +190,10 @@ private struct ConvChunks {
         // ≈ 192 KB of patches per chunk, but at least 2 · filters rows: each chunk's weight-gradient GEMM reads
         // and writes the whole patch × filters dW, which must stay small next to the chunk's patches.
         let target = max(12, 49_152 / g.patchSize, 2 * filters)
-        let parts = (rows + target - 1) / target
+        // Several chunks: a multiple of the thread count, so the threads get equal shares (3 chunks on 2 threads
+        // left one waiting for a third of the pass).
+        var parts = (rows + target - 1) / target
+        if parts > 1 { parts = (parts + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
         rowsPerChunk = ((rows + parts - 1) / parts + 11) / 12 * 12
         count = (rows + rowsPerChunk - 1) / rowsPerChunk
     }
