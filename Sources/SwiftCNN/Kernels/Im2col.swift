@@ -42,10 +42,13 @@ public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Ran
                    columns: UnsafeMutablePointer<Float>) {
     let imageSize = g.inH * g.inW * g.channels
     var dst = columns
-    for row in rows {
-        let ox = row % g.outW, rest = row / g.outW
-        let oy = rest % g.outH, b = rest / g.outH
-        let image = input + b * imageSize
+    // (b, oy, ox) of the first row once, then stepped: three integer divisions per row cost as much as copying a
+    // 1-channel patch.
+    var position = PixelPosition(rows.lowerBound, g)
+    for _ in rows {
+        let ox = position.ox, oy = position.oy
+        defer { position.advance(g) }
+        let image = input + position.b * imageSize
         let x0 = ox * g.strideW - g.padLeft
         // Undilated windows inside the image in x: a kernel row is one contiguous run of kw·c values.
         let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
@@ -76,10 +79,11 @@ public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: R
                    inputGrad: UnsafeMutablePointer<Float>) {
     let imageSize = g.inH * g.inW * g.channels
     var src = columns
-    for row in rows {
-        let ox = row % g.outW, rest = row / g.outW
-        let oy = rest % g.outH, b = rest / g.outH
-        let image = inputGrad + b * imageSize
+    var position = PixelPosition(rows.lowerBound, g)
+    for _ in rows {
+        let ox = position.ox, oy = position.oy
+        defer { position.advance(g) }
+        let image = inputGrad + position.b * imageSize
         let x0 = ox * g.strideW - g.padLeft
         let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
         for ky in 0..<g.kernelH {
@@ -96,6 +100,27 @@ public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: R
                 }
                 src += g.channels
             }
+        }
+    }
+}
+
+/// An output pixel (image b, row oy, column ox) of a sliding window, walked in row-major order across the batch.
+private struct PixelPosition {
+    var b, oy, ox: Int
+
+    init(_ row: Int, _ g: WindowGeometry) {
+        ox = row % g.outW
+        oy = row / g.outW % g.outH
+        b = row / (g.outW * g.outH)
+    }
+
+    @inline(__always)
+    mutating func advance(_ g: WindowGeometry) {
+        ox += 1
+        if ox == g.outW {
+            ox = 0
+            oy += 1
+            if oy == g.outH { oy = 0; b += 1 }
         }
     }
 }
