@@ -185,7 +185,29 @@ public final class Graph {
                     workspace: workspaces[i].pointer,
                     stepSeed: 0)
         }
+        planFusedPooling()
         plannedBatch = batch
+    }
+
+    /// Nodes whose forward another node computes (a max pooling fused into the convolution before it).
+    private var computedByProducer: [Bool] = []
+
+    /// Whether `node`'s output is computed by the node that feeds it (a max pooling fused into its convolution),
+    /// as planned for the last batch size.
+    public func isComputedByProducer(_ node: Int) -> Bool { node < computedByProducer.count && computedByProducer[node] }
+
+    /// A convolution whose only consumer is a non-overlapping max pooling pools each chunk of its output while
+    /// the chunk is in cache, instead of the pooling reading the whole output back from memory. The
+    /// convolution's output is still stored (the pooling's backward and activation read-outs use it).
+    private func planFusedPooling() {
+        computedByProducer = [Bool](repeating: false, count: nodes.count)
+        for (p, node) in nodes.enumerated() {
+            guard node.inputs.count == 1, let pool = (node.layer as? Pooling2D)?.fusableMaxPool else { continue }
+            let c = node.inputs[0]
+            guard nodes[c].layer is Conv2D, nodes[c].consumers == [p] else { continue }
+            ios[c].fusedMaxPool = FusedMaxPool(geometry: pool, output: ios[p].output)
+            computedByProducer[p] = true
+        }
     }
 
     /// Decides which gradients each layer must produce: an input gradient only where some ancestor has trainable
@@ -230,7 +252,7 @@ public final class Graph {
     }
 
     private func runLayers(training: Bool, stepSeed: UInt64) {
-        for i in nodes.indices where !nodes[i].isInput {
+        for i in nodes.indices where !nodes[i].isInput && !computedByProducer[i] {
             ios[i].training = training
             ios[i].stepSeed = stepSeed
             nodes[i].layer.forward(ios[i])

@@ -3,11 +3,19 @@
 /// winning cell again instead of forward recording it.
 public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry,
                            output: UnsafeMutablePointer<Float>) {
-    let c = g.channels
-    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output, c)) { context, lo, hi in
-        let (input, g, output, c) = context.assumingMemoryBound(
-            to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>, Int).self).pointee
-        for bo in lo..<hi {
+    parallelFor(batch * g.outH, minChunk: 8, context: (input, g, output)) { context, lo, hi in
+        let (input, g, output) = context.assumingMemoryBound(
+            to: (UnsafePointer<Float>, WindowGeometry, UnsafeMutablePointer<Float>).self).pointee
+        maxPoolRows(input, g, output: output, rows: lo..<hi)
+    }
+}
+
+/// Max pooling of output rows `rows` (numbered across the batch: row = b · outH + oy), serially; a convolution
+/// with a fused pooling calls it for the rows its chunk completes.
+public func maxPoolRows(_ input: UnsafePointer<Float>, _ g: WindowGeometry, output: UnsafeMutablePointer<Float>,
+                        rows: Range<Int>) {
+        let c = g.channels
+        for bo in rows {
             let b = bo / g.outH, oy = bo % g.outH
             for ox in 0..<g.outW {
                 let o = output + ((b * g.outH + oy) * g.outW + ox) * c
@@ -40,7 +48,6 @@ public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
                 }
             }
         }
-    }
 }
 
 /// Routes each output gradient to the first cell of its window (row-major) that holds the maximum, as the

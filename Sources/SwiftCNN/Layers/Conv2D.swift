@@ -97,16 +97,24 @@ public final class Conv2D: Layer {
                 packB(transB: false, k: g.patchSize, n: filters, b: io.parameters[0], ldb: filters, into: region)
                 packedKernel = UnsafePointer(region)
             }
-            let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters,
+            var job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters,
                               input: io.inputs[0], kernel: io.parameters[0], bias: bias, relu: activation == .relu,
                               output: io.output, gradient: io.output, partialSums: io.output, packedKernel: packedKernel)
+            job.pool = fused ? io.fusedMaxPool : nil
             let threads = job.threads(forItems: job.chunks.count)
             parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
                 let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
                 for t in lo..<hi { job.forward(thread: t, of: threads) }
             }
+            if job.pool != nil {
+                job.poolStraddlingBands()
+                return
+            }
         }
         if !fused { activation.forward(io.output, rows: m, width: filters) }
+        // A fused pooling that could not ride along with the chunks (one GEMM for all rows, or an activation
+        // applied afterwards) runs over the whole output here.
+        if let pool = io.fusedMaxPool { maxPoolForward(io.output, batch: io.batch, pool.geometry, output: pool.output) }
     }
 
     public func backward(_ io: LayerIO) {
@@ -214,6 +222,7 @@ private struct ConvJob {
     let gradient: UnsafePointer<Float>        // the pre-activation gradient (backward passes)
     var partialSums: UnsafeMutablePointer<Float>
     let packedKernel: UnsafePointer<Float>?   // `kernel` packed for the GEMM (forward, input gradient), if it takes that
+    var pool: FusedMaxPool? = nil             // forward: max pooling of each chunk's output while it is in cache
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
@@ -231,6 +240,37 @@ private struct ConvJob {
             gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
                  lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
                  ldc: filters, bias: bias, relu: relu, serial: serial, packedB: packedKernel)
+            if let pool { maxPoolRows(UnsafePointer(output), pool.geometry, output: pool.output, rows: bands(inside: rows, pool)) }
+        }
+    }
+
+    /// With a fused pooling (non-overlapping windows of sH rows): pooled row (b, py) reads the output pixel rows
+    /// [(b · outH + py · sH) · outW, + sH · outW). These are the pooled rows whose whole band lies in `rows`.
+    private func bands(inside rows: Range<Int>, _ pool: FusedMaxPool) -> Range<Int> {
+        let perImage = chunks.rowsPerImage, band = pool.geometry.strideH * g.outW, pooledH = pool.geometry.outH
+        guard !rows.isEmpty else { return 0..<0 }
+        let bFirst = rows.lowerBound / perImage, bLast = (rows.upperBound - 1) / perImage
+        // First band starting at or after rows.lowerBound, last band ending at or before rows.upperBound.
+        let startOffset = rows.lowerBound - bFirst * perImage
+        let first = bFirst * pooledH + min((startOffset + band - 1) / band, pooledH)
+        let endOffset = rows.upperBound - bLast * perImage
+        let last = bLast * pooledH + min(endOffset / band, pooledH)
+        return first..<max(first, last)
+    }
+
+    /// Pools the bands that cross a chunk boundary (no chunk holds them whole), after all chunks are done.
+    func poolStraddlingBands() {
+        guard let pool else { return }
+        let perImage = chunks.rowsPerImage, band = pool.geometry.strideH * g.outW, pooledH = pool.geometry.outH
+        var done = -1
+        for chunk in 1..<max(chunks.count, 1) {
+            let r = chunk * chunks.rowsPerChunk
+            let b = r / perImage, offset = r - b * perImage, py = offset / band
+            let row = b * pooledH + py
+            if py < pooledH && offset % band != 0 && row != done {
+                maxPoolRows(UnsafePointer(output), pool.geometry, output: pool.output, rows: row..<(row + 1))
+                done = row
+            }
         }
     }
 

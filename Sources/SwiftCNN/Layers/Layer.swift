@@ -30,6 +30,9 @@ public struct LayerIO {
     /// When true, `outputGrad` is the gradient with respect to the layer's pre-activation value (e.g. a class
     /// score before softmax, as Grad-CAM needs), so a layer with a fused activation skips its derivative.
     public var outputGradIsPreActivation: Bool = false
+    /// Set by the graph on a convolution whose only consumer is a max pooling it can compute chunk by chunk, while
+    /// each chunk of the convolution's output is still in cache (the graph then skips the pooling's forward).
+    public var fusedMaxPool: FusedMaxPool? = nil
 
     public init(batch: Int, training: Bool, inputs: [UnsafeMutablePointer<Float>], output: UnsafeMutablePointer<Float>,
                 outputGrad: UnsafeMutablePointer<Float>, inputGrads: [UnsafeMutablePointer<Float>], needsInputGrad: [Bool],
@@ -40,6 +43,12 @@ public struct LayerIO {
         self.parameters = parameters; self.parameterGrads = parameterGrads
         self.needsParameterGrads = needsParameterGrads; self.workspace = workspace; self.stepSeed = stepSeed
     }
+}
+
+/// A max pooling computed by the layer that produces its input: its window and where its output goes.
+public struct FusedMaxPool {
+    public let geometry: WindowGeometry
+    public let output: UnsafeMutablePointer<Float>
 }
 
 /// A layer: its hyper-parameters, its parameter shapes, its output-shape rule, forward and backward.

@@ -34,6 +34,12 @@ public final class Pooling2D: Layer {
         return [g.outH, g.outW, c]
     }
 
+    /// The window of a max pooling that a preceding convolution may compute for it: non-overlapping ('valid',
+    /// strides equal to the pool size), so each band of input rows makes its own output rows.
+    public var fusableMaxPool: WindowGeometry? {
+        mode == .max && !same && poolSize == strides ? geometry : nil
+    }
+
     /// Max pooling's backward marks, per image, which channels already routed their gradient.
     public func workspaceSize(batch: Int) -> Int { mode == .max ? batch * geometry!.channels : 0 }
 

@@ -1,0 +1,56 @@
+import XCTest
+import SwiftCNN
+
+/// A max pooling fused into the convolution before it (pooled chunk by chunk, bands across chunk boundaries
+/// afterwards) gives exactly what the pooling kernel gives on the stored convolution output.
+final class FusedPoolingTests: XCTestCase {
+    private func check(input: [Int], conv: Conv2D, pool: Int, batch: Int, expectFused: Bool = true,
+                       line: UInt = #line) throws {
+        let g = Graph()
+        let x = try g.addInput(shape: input)
+        let c = try g.add(conv, inputs: [x])
+        let p = try g.add(Pooling2D(mode: .max, poolSize: (pool, pool), name: "pool"), inputs: [c])
+        try g.build(seed: 3)
+        var rng = RNG(seed: UInt64(batch))
+        let data = (0..<(batch * input.reduce(1, *))).map { _ in Float(rng.nextUniform(-1, 1)) }
+        g.forward(input: data, batch: batch, training: false)
+        XCTAssertEqual(g.isComputedByProducer(p), expectFused, line: line)
+        let convShape = g.nodes[c].shape
+        let geometry = try WindowGeometry(inH: convShape[0], inW: convShape[1], channels: convShape[2],
+                                          kernel: (pool, pool), stride: (pool, pool), dilation: (1, 1), same: false,
+                                          layer: "reference")
+        let count = batch * g.nodes[p].sampleSize
+        var expected = [Float](repeating: .nan, count: count)
+        maxPoolForward(g.activation(c), batch: batch, geometry, output: &expected)
+        let actual = g.activation(p)
+        for i in 0..<count where actual[i] != expected[i] {
+            XCTFail("pooled[\(i)] = \(actual[i]), expected \(expected[i])", line: line)
+            return
+        }
+    }
+
+    func testFusedPoolingMatchesThePoolingKernel() throws {
+        // 11×11 outputs, 22-row bands, 96-row chunks: bands cross chunk boundaries and the last row is dropped.
+        try check(input: [13, 13, 64], conv: Conv2D(filters: 8, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 7)
+        // The textbook first layer: 26×26×32, whole-image chunks.
+        try check(input: [28, 28, 1], conv: Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 9)
+        // Pool 3 over 11×11 (two rows and columns dropped), 'same' strided convolution, linear activation.
+        try check(input: [13, 13, 5], conv: Conv2D(filters: 16, kernelSize: (3, 3), activation: .relu), pool: 3, batch: 5)
+        try check(input: [21, 21, 3], conv: Conv2D(filters: 12, kernelSize: (3, 3), strides: (2, 2), padding: "same"),
+                  pool: 2, batch: 4)
+        // Activations applied after the GEMM, and the 1×1 path: pooled over the whole output instead.
+        try check(input: [9, 9, 4], conv: Conv2D(filters: 6, kernelSize: (3, 3), activation: .tanh), pool: 2, batch: 3)
+        try check(input: [8, 8, 16], conv: Conv2D(filters: 8, kernelSize: (1, 1), activation: .relu), pool: 2, batch: 3)
+    }
+
+    func testNoFusionWhenTheConvolutionHasAnotherConsumer() throws {
+        let g = Graph()
+        let x = try g.addInput(shape: [10, 10, 2])
+        let c = try g.add(Conv2D(filters: 4, kernelSize: (3, 3), activation: .relu, name: "c"), inputs: [x])
+        let p = try g.add(Pooling2D(mode: .max, name: "pool"), inputs: [c])
+        _ = try g.add(GlobalPooling2D(max: false, name: "gap"), inputs: [c])
+        try g.build(seed: 1)
+        g.forward(input: [Float](repeating: 0.5, count: 2 * 200), batch: 2, training: false)
+        XCTAssertFalse(g.isComputedByProducer(p))
+    }
+}
