@@ -40,34 +40,46 @@ public struct WindowGeometry {
 /// Serial: a convolution calls it on a cache-sized chunk from each of its threads.
 public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
                    columns: UnsafeMutablePointer<Float>) {
-    let imageSize = g.inH * g.inW * g.channels
+    let c = g.channels, inW = g.inW, inH = g.inH, kh = g.kernelH, kw = g.kernelW
+    let run = kw * c, imageSize = inH * inW * c, inputRow = inW * c
+    let undilated = g.dilationW == 1 && g.dilationH == 1
     var dst = columns
     // (b, oy, ox) of the first row once, then stepped: three integer divisions per row cost as much as copying a
     // 1-channel patch.
     var position = PixelPosition(rows.lowerBound, g)
     for _ in rows {
-        let ox = position.ox, oy = position.oy
-        defer { position.advance(g) }
-        let image = input + position.b * imageSize
-        let x0 = ox * g.strideW - g.padLeft
-        // Undilated windows inside the image in x: a kernel row is one contiguous run of kw·c values.
-        let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
-        for ky in 0..<g.kernelH {
-            let y = oy * g.strideH - g.padTop + ky * g.dilationH
-            if wholeRow && y >= 0 && y < g.inH {
-                copyFloats(dst, image + (y * g.inW + x0) * g.channels, count: g.kernelW * g.channels)
-                dst += g.kernelW * g.channels
-                continue
+        let x0 = position.ox * g.strideW - g.padLeft, y0 = position.oy * g.strideH - g.padTop
+        if undilated && x0 >= 0 && x0 + kw <= inW && y0 >= 0 && y0 + kh <= inH {
+            // The window lies inside the image (every pixel of a 'valid' convolution): kh runs of kw·c floats.
+            var src = input + position.b * imageSize + (y0 * inW + x0) * c
+            for _ in 0..<kh {
+                copyFloats(dst, src, count: run)
+                dst += run
+                src += inputRow
             }
-            for kx in 0..<g.kernelW {
-                let x = x0 + kx * g.dilationW
-                if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                    copyFloats(dst, image + (y * g.inW + x) * g.channels, count: g.channels)
-                } else {
-                    dst.initialize(repeating: 0, count: g.channels)
-                }
-                dst += g.channels
+        } else {
+            im2colEdgeRow(input + position.b * imageSize, g, x0: x0, y0: y0, into: dst)
+            dst += g.patchSize
+        }
+        position.advance(g)
+    }
+}
+
+/// One patch of a window that overhangs the padding (or is dilated): zeros outside the image.
+@inline(never)
+private func im2colEdgeRow(_ image: UnsafePointer<Float>, _ g: WindowGeometry, x0: Int, y0: Int,
+                           into columns: UnsafeMutablePointer<Float>) {
+    var dst = columns
+    for ky in 0..<g.kernelH {
+        let y = y0 + ky * g.dilationH
+        for kx in 0..<g.kernelW {
+            let x = x0 + kx * g.dilationW
+            if y >= 0, y < g.inH, x >= 0, x < g.inW {
+                copyFloats(dst, image + (y * g.inW + x) * g.channels, count: g.channels)
+            } else {
+                dst.initialize(repeating: 0, count: g.channels)
             }
+            dst += g.channels
         }
     }
 }
@@ -77,29 +89,41 @@ public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Ran
 /// add into the same pixel.
 public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
                    inputGrad: UnsafeMutablePointer<Float>) {
-    let imageSize = g.inH * g.inW * g.channels
+    let c = g.channels, inW = g.inW, inH = g.inH, kh = g.kernelH, kw = g.kernelW
+    let run = kw * c, imageSize = inH * inW * c, inputRow = inW * c
+    let undilated = g.dilationW == 1 && g.dilationH == 1
     var src = columns
     var position = PixelPosition(rows.lowerBound, g)
     for _ in rows {
-        let ox = position.ox, oy = position.oy
-        defer { position.advance(g) }
-        let image = inputGrad + position.b * imageSize
-        let x0 = ox * g.strideW - g.padLeft
-        let wholeRow = g.dilationW == 1 && x0 >= 0 && x0 + g.kernelW <= g.inW
-        for ky in 0..<g.kernelH {
-            let y = oy * g.strideH - g.padTop + ky * g.dilationH
-            if wholeRow && y >= 0 && y < g.inH {
-                addFloats(image + (y * g.inW + x0) * g.channels, src, count: g.kernelW * g.channels)
-                src += g.kernelW * g.channels
-                continue
+        let x0 = position.ox * g.strideW - g.padLeft, y0 = position.oy * g.strideH - g.padTop
+        if undilated && x0 >= 0 && x0 + kw <= inW && y0 >= 0 && y0 + kh <= inH {
+            var dst = inputGrad + position.b * imageSize + (y0 * inW + x0) * c
+            for _ in 0..<kh {
+                addFloats(dst, src, count: run)
+                src += run
+                dst += inputRow
             }
-            for kx in 0..<g.kernelW {
-                let x = x0 + kx * g.dilationW
-                if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                    addFloats(image + (y * g.inW + x) * g.channels, src, count: g.channels)
-                }
-                src += g.channels
+        } else {
+            col2imEdgeRow(src, g, x0: x0, y0: y0, into: inputGrad + position.b * imageSize)
+            src += g.patchSize
+        }
+        position.advance(g)
+    }
+}
+
+/// The adjoint of `im2colEdgeRow`: entries over the padding are dropped.
+@inline(never)
+private func col2imEdgeRow(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, x0: Int, y0: Int,
+                           into image: UnsafeMutablePointer<Float>) {
+    var src = columns
+    for ky in 0..<g.kernelH {
+        let y = y0 + ky * g.dilationH
+        for kx in 0..<g.kernelW {
+            let x = x0 + kx * g.dilationW
+            if y >= 0, y < g.inH, x >= 0, x < g.inW {
+                addFloats(image + (y * g.inW + x) * g.channels, src, count: g.channels)
             }
+            src += g.channels
         }
     }
 }
