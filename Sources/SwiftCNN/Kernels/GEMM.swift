@@ -243,7 +243,7 @@ private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a:
                         if width == 16 {
                             kernel6x16(kc, tileA, rs, ds, panel, 16, tileC, ldc, alpha, store)
                         } else {
-                            // The last, narrower panel is computed whole (its padding columns are zero) into a stack
+                            // The last, narrower panel is computed whole (its padding columns are zero) into a scratch
                             // tile; only its real columns reach C.
                             kernel6x16(kc, tileA, rs, ds, panel, 16, cTile, 16, alpha, true)
                             for r in 0..<6 {
@@ -255,9 +255,12 @@ private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a:
                                 }
                             }
                         }
-                        if last && epilogue {
-                            applyEpilogue(0..<6, n: width, c: tileC, ldc: ldc, bias: bias.map { $0 + j }, relu: relu)
-                        }
+                    }
+                    // Bias and ReLU over the tile's rows of this N block, once its last K block is in (still in L1).
+                    if last && epilogue {
+                        let j0 = q0 * 16
+                        applyEpilogue(0..<6, n: min(q1 * 16, n) - j0, c: c + i * ldc + j0, ldc: ldc,
+                                      bias: bias.map { $0 + j0 }, relu: relu)
                     }
                 }
                 for r in fullRows..<rows.upperBound {
@@ -265,10 +268,11 @@ private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a:
                         let j = q * 16, width = min(16, n - j)
                         kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, b + q * k * 16 + p0 * 16, 16,
                                   c + r * ldc + j, columns: 0..<width, alpha, store)
-                        if last && epilogue {
-                            applyEpilogue(0..<1, n: width, c: c + r * ldc + j, ldc: ldc, bias: bias.map { $0 + j },
-                                          relu: relu)
-                        }
+                    }
+                    if last && epilogue {
+                        let j0 = q0 * 16
+                        applyEpilogue(0..<1, n: min(q1 * 16, n) - j0, c: c + r * ldc + j0, ldc: ldc,
+                                      bias: bias.map { $0 + j0 }, relu: relu)
                     }
                 }
                 q0 = q1
