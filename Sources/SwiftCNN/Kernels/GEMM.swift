@@ -10,10 +10,10 @@ import SwiftCNNAVX512
 /// engine's threads when the product is big, unless `serial` (the caller already splits its work across threads).
 ///
 /// Design (AVX2 + FMA, 16 ymm registers): a "direct" micro-kernel computes a 6×16 tile of C in 12 SIMD8
-/// accumulators, broadcasting A's elements straight from memory (so A is never packed, whatever its layout —
-/// op(A) = Aᵀ only changes the strides) and loading two SIMD8 from a row of B. B must have contiguous rows, so a
-/// transposed B (small in this engine: weights) is copied once into per-thread scratch. K is blocked so the
-/// B panel stays in cache.
+/// accumulators, broadcasting A's elements straight from memory (op(A) = Aᵀ only changes the strides) and loading
+/// two SIMD8 from a row of B. On AVX2, B is first packed into 16-column panels (`packB`), so it is read
+/// sequentially whatever its leading dimension or transpose; the AVX-512 tiles read B's rows in place (a transposed
+/// B is copied once into per-thread scratch). K is blocked so the B panel stays in cache.
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -47,7 +47,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
             bRows = packedB
         } else {
             let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: n))
-            packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: scratch)
+            packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: scratch)
             bRows = UnsafePointer(scratch)
         }
         bStride = 16
@@ -99,11 +99,6 @@ public var gemmTakesPackedB: Bool { InstructionSet.active != .avx512 }
 
 /// Floats that `packB` writes for a k × n op(B).
 public func packedBCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
-
-/// Packs op(B) (k × n; B itself is n × k when `transB`) into `dst` (`packedBCount` floats) for `gemm(packedB:)`.
-public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
-    packPanels(b, ldb: ldb, transB: transB, k: k, n: n, into: dst)
-}
 
 /// The arguments of one GEMM, handed to the worker threads.
 private struct GEMMJob {
@@ -205,11 +200,11 @@ private struct KBlock {
     }
 }
 
-/// AVX2 GEMM of rows `rows` of C with B packed by `packPanels` (panel q at `b + q · k · 16`). Loops, outer to
+/// AVX2 GEMM of rows `rows` of C with B packed by `packB` (panel q at `b + q · k · 16`). Loops, outer to
 /// inner: K blocks (≤ 256 deep), N blocks of panels that fit in L2 together, 6-row tiles of C, the block's panels.
 /// A tile's A rows are read from L2 once and stay in L1 for all the block's panels; when they are spread out (A
-/// transposed: one cache line per depth step) or there are many panels to repay it, they are first copied into a
-/// contiguous 6 × kc tile. Bias and ReLU are applied to each tile right after its last K block, while it is in L1.
+/// transposed: one cache line per depth step) they are first copied into a contiguous 6 × kc tile. Bias and ReLU
+/// are applied to a tile's rows of the N block right after its last K block, while they are in L1.
 private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
                             depthStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
                             overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool) {
@@ -220,77 +215,70 @@ private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a:
     let fullRows = rows.lowerBound + rows.count / 6 * 6
     let epilogue = bias != nil || relu
     // Per-thread, not withUnsafeTemporaryAllocation: past 1 KB that takes the heap, and a training step allocates nothing.
-    do {
-        let aTile = ScratchBuffer.forCurrentThread(count: 6 * 256 + 6 * 16, slot: .tile), cTile = aTile + 6 * 256
-        var p0 = 0
-        while p0 < k {
-            let kc = min(kBlock, k - p0)
-            let store = overwrite && p0 == 0, last = p0 + kc == k
-            let panelsPerBlock = max(1, 49_152 / (kc * 16))    // ≈ 192 KB of B per N block
-            var q0 = 0
-            while q0 < panels {
-                let q1 = min(q0 + panelsPerBlock, panels)
-                let packA = depthStride != 1 && q1 - q0 >= 2
-                for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
-                    var tileA = a + i * rowStride + p0 * depthStride, rs = rowStride, ds = depthStride
-                    if packA {
-                        packRowTile(tileA, rs: rs, ds: ds, kc: kc, into: aTile)
-                        tileA = UnsafePointer(aTile); rs = 1; ds = 6
-                    }
-                    for q in q0..<q1 {
-                        let j = q * 16, width = min(16, n - j)
-                        let panel = b + q * k * 16 + p0 * 16, tileC = c + i * ldc + j
-                        if width == 16 {
-                            kernel6x16(kc, tileA, rs, ds, panel, 16, tileC, ldc, alpha, store)
-                        } else {
-                            // The last, narrower panel is computed whole (its padding columns are zero) into a scratch
-                            // tile; only its real columns reach C.
-                            kernel6x16(kc, tileA, rs, ds, panel, 16, cTile, 16, alpha, true)
-                            for r in 0..<6 {
-                                let dst = tileC + r * ldc, src = cTile + r * 16
-                                if store {
-                                    for t in 0..<width { dst[t] = src[t] }
-                                } else {
-                                    for t in 0..<width { dst[t] += src[t] }
-                                }
+    let aTile = ScratchBuffer.forCurrentThread(count: 6 * 256 + 6 * 16, slot: .tile), cTile = aTile + 6 * 256
+    var p0 = 0
+    while p0 < k {
+        let kc = min(kBlock, k - p0)
+        let store = overwrite && p0 == 0, last = p0 + kc == k
+        let panelsPerBlock = max(1, 49_152 / (kc * 16))    // ≈ 192 KB of B per N block
+        var q0 = 0
+        while q0 < panels {
+            let q1 = min(q0 + panelsPerBlock, panels)
+            let packA = depthStride != 1 && q1 - q0 >= 2
+            for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
+                var tileA = a + i * rowStride + p0 * depthStride, rs = rowStride, ds = depthStride
+                if packA {
+                    packRowTile(tileA, rs: rs, ds: ds, kc: kc, into: aTile)
+                    tileA = UnsafePointer(aTile); rs = 1; ds = 6
+                }
+                for q in q0..<q1 {
+                    let j = q * 16, width = min(16, n - j)
+                    let panel = b + q * k * 16 + p0 * 16, tileC = c + i * ldc + j
+                    if width == 16 {
+                        kernel6x16(kc, tileA, rs, ds, panel, 16, tileC, ldc, alpha, store)
+                    } else {
+                        // The last, narrower panel is computed whole (its padding columns are zero) into a scratch
+                        // tile; only its real columns reach C.
+                        kernel6x16(kc, tileA, rs, ds, panel, 16, cTile, 16, alpha, true)
+                        for r in 0..<6 {
+                            let dst = tileC + r * ldc, src = cTile + r * 16
+                            if store {
+                                for t in 0..<width { dst[t] = src[t] }
+                            } else {
+                                for t in 0..<width { dst[t] += src[t] }
                             }
                         }
                     }
-                    // Bias and ReLU over the tile's rows of this N block, once its last K block is in (still in L1).
-                    if last && epilogue {
-                        let j0 = q0 * 16
-                        applyEpilogue(0..<6, n: min(q1 * 16, n) - j0, c: c + i * ldc + j0, ldc: ldc,
-                                      bias: bias.map { $0 + j0 }, relu: relu)
-                    }
                 }
-                for r in fullRows..<rows.upperBound {
-                    for q in q0..<q1 {
-                        let j = q * 16, width = min(16, n - j)
-                        kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, b + q * k * 16 + p0 * 16, 16,
-                                  c + r * ldc + j, columns: 0..<width, alpha, store)
-                    }
-                    if last && epilogue {
-                        let j0 = q0 * 16
-                        applyEpilogue(0..<1, n: min(q1 * 16, n) - j0, c: c + r * ldc + j0, ldc: ldc,
-                                      bias: bias.map { $0 + j0 }, relu: relu)
-                    }
+                // Bias and ReLU over the tile's rows of this N block, once its last K block is in (still in L1).
+                if last && epilogue {
+                    let j0 = q0 * 16
+                    applyEpilogue(0..<6, n: min(q1 * 16, n) - j0, c: c + i * ldc + j0, ldc: ldc,
+                                  bias: bias.map { $0 + j0 }, relu: relu)
                 }
-                q0 = q1
             }
-            p0 += kc
+            for r in fullRows..<rows.upperBound {
+                for q in q0..<q1 {
+                    let j = q * 16, width = min(16, n - j)
+                    kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, b + q * k * 16 + p0 * 16, 16,
+                              c + r * ldc + j, columns: 0..<width, alpha, store)
+                }
+                if last && epilogue {
+                    let j0 = q0 * 16
+                    applyEpilogue(0..<1, n: min(q1 * 16, n) - j0, c: c + r * ldc + j0, ldc: ldc,
+                                  bias: bias.map { $0 + j0 }, relu: relu)
+                }
+            }
+            q0 = q1
         }
+        p0 += kc
     }
 }
 
 /// Copies the 6 × kc block of A whose element (r, p) is `src[r · rs + p · ds]` into `dst[p · 6 + r]`.
 @inline(__always)
 private func packRowTile(_ src: UnsafePointer<Float>, rs: Int, ds: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
-    if ds == 1 {
-        for r in 0..<6 {
-            let row = src + r * rs
-            for p in 0..<kc { dst[p * 6 + r] = row[p] }
-        }
-    } else if rs == 1 {
+    if rs == 1 {
         // A transposed: the tile's 6 values at each depth are contiguous; two vector moves instead of six.
         for p in 0..<kc {
             let s = UnsafeRawPointer(src + p * ds), d = UnsafeMutableRawPointer(dst + p * 6)
@@ -305,10 +293,10 @@ private func packRowTile(_ src: UnsafePointer<Float>, rs: Int, ds: Int, kc: Int,
     }
 }
 
-/// op(B) (k × n) as 16-column panels: panel q holds columns 16q..<16q+16 as k rows of 16 contiguous floats,
-/// zeros past column n, so the micro-kernel reads B sequentially whatever its leading dimension or transpose.
-private func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int,
-                        into dst: UnsafeMutablePointer<Float>) {
+/// Packs op(B) (k × n; B itself is n × k when `transB`) into `dst` (`packedBCount` floats) as 16-column panels:
+/// panel q holds columns 16q..<16q+16 as k rows of 16 contiguous floats, zeros past column n, so the micro-kernel
+/// reads B sequentially whatever its leading dimension or transpose. Pass the result as `gemm(packedB:)`.
+public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
     var j = 0, panel = dst
     while j < n {
         let width = min(16, n - j)

@@ -40,48 +40,8 @@ public struct WindowGeometry {
 /// Serial: a convolution calls it on a cache-sized chunk from each of its threads.
 public func im2col(_ input: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
                    columns: UnsafeMutablePointer<Float>) {
-    let c = g.channels, inW = g.inW, inH = g.inH, kh = g.kernelH, kw = g.kernelW
-    let run = kw * c, imageSize = inH * inW * c, inputRow = inW * c
-    let undilated = g.dilationW == 1 && g.dilationH == 1
-    var dst = columns
-    // (b, oy, ox) of the first row once, then stepped: three integer divisions per row cost as much as copying a
-    // 1-channel patch.
-    var position = PixelPosition(rows.lowerBound, g)
-    for _ in rows {
-        let x0 = position.ox * g.strideW - g.padLeft, y0 = position.oy * g.strideH - g.padTop
-        if undilated && x0 >= 0 && x0 + kw <= inW && y0 >= 0 && y0 + kh <= inH {
-            // The window lies inside the image (every pixel of a 'valid' convolution): kh runs of kw·c floats.
-            var src = input + position.b * imageSize + (y0 * inW + x0) * c
-            for _ in 0..<kh {
-                copyFloats(dst, src, count: run)
-                dst += run
-                src += inputRow
-            }
-        } else {
-            im2colEdgeRow(input + position.b * imageSize, g, x0: x0, y0: y0, into: dst)
-            dst += g.patchSize
-        }
-        position.advance(g)
-    }
-}
-
-/// One patch of a window that overhangs the padding (or is dilated): zeros outside the image.
-@inline(never)
-private func im2colEdgeRow(_ image: UnsafePointer<Float>, _ g: WindowGeometry, x0: Int, y0: Int,
-                           into columns: UnsafeMutablePointer<Float>) {
-    var dst = columns
-    for ky in 0..<g.kernelH {
-        let y = y0 + ky * g.dilationH
-        for kx in 0..<g.kernelW {
-            let x = x0 + kx * g.dilationW
-            if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                copyFloats(dst, image + (y * g.inW + x) * g.channels, count: g.channels)
-            } else {
-                dst.initialize(repeating: 0, count: g.channels)
-            }
-            dst += g.channels
-        }
-    }
+    // `Unfold` only reads the image.
+    walkPatches(Unfold.self, images: UnsafeMutablePointer(mutating: input), g, rows: rows, columns: columns)
 }
 
 /// The adjoint of `im2col` for output pixels `rows`: adds their column gradients into `inputGrad` (the whole
@@ -89,41 +49,81 @@ private func im2colEdgeRow(_ image: UnsafePointer<Float>, _ g: WindowGeometry, x
 /// add into the same pixel.
 public func col2im(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>,
                    inputGrad: UnsafeMutablePointer<Float>) {
+    // `Fold` only reads the columns.
+    walkPatches(Fold.self, images: inputGrad, g, rows: rows, columns: UnsafeMutablePointer(mutating: columns))
+}
+
+/// What is done with each run of a patch: im2col copies it into the columns (zeros over the padding), col2im adds
+/// the columns back into the image (entries over the padding are dropped).
+private protocol PatchTransfer {
+    static func run(column: UnsafeMutablePointer<Float>, image: UnsafeMutablePointer<Float>, count: Int)
+    static func padding(column: UnsafeMutablePointer<Float>, count: Int)
+}
+
+private enum Unfold: PatchTransfer {
+    @inline(__always)
+    static func run(column: UnsafeMutablePointer<Float>, image: UnsafeMutablePointer<Float>, count: Int) {
+        copyFloats(column, image, count: count)
+    }
+
+    @inline(__always)
+    static func padding(column: UnsafeMutablePointer<Float>, count: Int) { column.initialize(repeating: 0, count: count) }
+}
+
+private enum Fold: PatchTransfer {
+    @inline(__always)
+    static func run(column: UnsafeMutablePointer<Float>, image: UnsafeMutablePointer<Float>, count: Int) {
+        addFloats(image, column, count: count)
+    }
+
+    @inline(__always)
+    static func padding(column: UnsafeMutablePointer<Float>, count: Int) {}
+}
+
+/// Walks the patches of output pixels `rows` in order, one column row of kh·kw·c entries per pixel.
+@inline(__always)
+private func walkPatches<T: PatchTransfer>(_: T.Type, images: UnsafeMutablePointer<Float>, _ g: WindowGeometry,
+                                           rows: Range<Int>, columns: UnsafeMutablePointer<Float>) {
     let c = g.channels, inW = g.inW, inH = g.inH, kh = g.kernelH, kw = g.kernelW
     let run = kw * c, imageSize = inH * inW * c, inputRow = inW * c
     let undilated = g.dilationW == 1 && g.dilationH == 1
-    var src = columns
+    var column = columns
+    // (b, oy, ox) of the first row once, then stepped: three integer divisions per row cost as much as copying a
+    // 1-channel patch.
     var position = PixelPosition(rows.lowerBound, g)
     for _ in rows {
         let x0 = position.ox * g.strideW - g.padLeft, y0 = position.oy * g.strideH - g.padTop
         if undilated && x0 >= 0 && x0 + kw <= inW && y0 >= 0 && y0 + kh <= inH {
-            var dst = inputGrad + position.b * imageSize + (y0 * inW + x0) * c
+            // The window lies inside the image (every pixel of a 'valid' convolution): kh runs of kw·c floats.
+            var image = images + position.b * imageSize + (y0 * inW + x0) * c
             for _ in 0..<kh {
-                addFloats(dst, src, count: run)
-                src += run
-                dst += inputRow
+                T.run(column: column, image: image, count: run)
+                column += run
+                image += inputRow
             }
         } else {
-            col2imEdgeRow(src, g, x0: x0, y0: y0, into: inputGrad + position.b * imageSize)
-            src += g.patchSize
+            walkEdgePatch(T.self, image: images + position.b * imageSize, g, x0: x0, y0: y0, column: column)
+            column += g.patchSize
         }
         position.advance(g)
     }
 }
 
-/// The adjoint of `im2colEdgeRow`: entries over the padding are dropped.
+/// One patch of a window that overhangs the padding (or is dilated), pixel by pixel.
 @inline(never)
-private func col2imEdgeRow(_ columns: UnsafePointer<Float>, _ g: WindowGeometry, x0: Int, y0: Int,
-                           into image: UnsafeMutablePointer<Float>) {
-    var src = columns
+private func walkEdgePatch<T: PatchTransfer>(_: T.Type, image: UnsafeMutablePointer<Float>, _ g: WindowGeometry,
+                                             x0: Int, y0: Int, column: UnsafeMutablePointer<Float>) {
+    var column = column
     for ky in 0..<g.kernelH {
         let y = y0 + ky * g.dilationH
         for kx in 0..<g.kernelW {
             let x = x0 + kx * g.dilationW
             if y >= 0, y < g.inH, x >= 0, x < g.inW {
-                addFloats(image + (y * g.inW + x) * g.channels, src, count: g.channels)
+                T.run(column: column, image: image + (y * g.inW + x) * g.channels, count: g.channels)
+            } else {
+                T.padding(column: column, count: g.channels)
             }
-            src += g.channels
+            column += g.channels
         }
     }
 }

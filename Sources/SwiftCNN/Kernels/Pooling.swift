@@ -14,45 +14,45 @@ public func maxPoolForward(_ input: UnsafePointer<Float>, batch: Int, _ g: Windo
 /// with a fused pooling calls it for the rows its chunk completes.
 public func maxPoolRows(_ input: UnsafePointer<Float>, _ g: WindowGeometry, output: UnsafeMutablePointer<Float>,
                         rows: Range<Int>) {
-        let c = g.channels
-        let inside = g.padTop == 0 && g.padLeft == 0 && (g.outH - 1) * g.strideH + g.kernelH <= g.inH
-            && (g.outW - 1) * g.strideW + g.kernelW <= g.inW
-        if inside && c % 8 == 0 {
-            return maxPoolRowsInside(input, g, output: output, rows: rows)
-        }
-        for bo in rows {
-            let b = bo / g.outH, oy = bo % g.outH
-            for ox in 0..<g.outW {
-                let o = output + ((b * g.outH + oy) * g.outW + ox) * c
-                // Eight channels at a time, the running maximum in a register (stored once per window).
-                var ch = 0
-                while ch < c {
-                    var peak = SIMD8<Float>(repeating: -Float.infinity)
-                    let lanes = min(8, c - ch)
-                    for ky in 0..<g.kernelH {
-                        let y = oy * g.strideH - g.padTop + ky
-                        guard y >= 0, y < g.inH else { continue }
-                        for kx in 0..<g.kernelW {
-                            let x = ox * g.strideW - g.padLeft + kx
-                            guard x >= 0, x < g.inW else { continue }
-                            let i = input + ((b * g.inH + y) * g.inW + x) * c + ch
-                            if lanes == 8 {
-                                let v = UnsafeRawPointer(i).loadUnaligned(as: SIMD8<Float>.self)
-                                peak = peak.replacing(with: v, where: v .> peak)
-                            } else {
-                                for l in 0..<lanes where i[l] > peak[l] { peak[l] = i[l] }
-                            }
+    let c = g.channels
+    let inside = g.padTop == 0 && g.padLeft == 0 && (g.outH - 1) * g.strideH + g.kernelH <= g.inH
+        && (g.outW - 1) * g.strideW + g.kernelW <= g.inW
+    if inside && c % 8 == 0 {
+        return maxPoolRowsInside(input, g, output: output, rows: rows)
+    }
+    for bo in rows {
+        let b = bo / g.outH, oy = bo % g.outH
+        for ox in 0..<g.outW {
+            let o = output + ((b * g.outH + oy) * g.outW + ox) * c
+            // Eight channels at a time, the running maximum in a register (stored once per window).
+            var ch = 0
+            while ch < c {
+                var peak = SIMD8<Float>(repeating: -Float.infinity)
+                let lanes = min(8, c - ch)
+                for ky in 0..<g.kernelH {
+                    let y = oy * g.strideH - g.padTop + ky
+                    guard y >= 0, y < g.inH else { continue }
+                    for kx in 0..<g.kernelW {
+                        let x = ox * g.strideW - g.padLeft + kx
+                        guard x >= 0, x < g.inW else { continue }
+                        let i = input + ((b * g.inH + y) * g.inW + x) * c + ch
+                        if lanes == 8 {
+                            let v = UnsafeRawPointer(i).loadUnaligned(as: SIMD8<Float>.self)
+                            peak = peak.replacing(with: v, where: v .> peak)
+                        } else {
+                            for l in 0..<lanes where i[l] > peak[l] { peak[l] = i[l] }
                         }
                     }
-                    if lanes == 8 {
-                        UnsafeMutableRawPointer(o + ch).storeBytes(of: peak, as: SIMD8<Float>.self)
-                    } else {
-                        for l in 0..<lanes { o[ch + l] = peak[l] }
-                    }
-                    ch += lanes
                 }
+                if lanes == 8 {
+                    UnsafeMutableRawPointer(o + ch).storeBytes(of: peak, as: SIMD8<Float>.self)
+                } else {
+                    for l in 0..<lanes { o[ch + l] = peak[l] }
+                }
+                ch += lanes
             }
         }
+    }
 }
 
 /// `maxPoolRows` when every window lies inside the image and channels come in whole vectors of 8 (the usual
