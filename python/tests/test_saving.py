@@ -182,14 +182,14 @@ def test_weights_files_are_shared_with_the_swift_engine(tmp_path):
     x, _ = data()
     model, other = sequential(), sequential()
     engine_file, python_file = str(tmp_path / "engine.scnn"), str(tmp_path / "python.scnn")
-    model._engine.save_weights(engine_file)
+    model.graph.engine.save_weights(engine_file)
     other.load_weights(engine_file)
     np.testing.assert_array_equal(other.predict(x), model.predict(x))
     third = sequential()
     model.save_weights(python_file)
-    third._engine.load_weights(python_file)
+    third.graph.engine.load_weights(python_file)
     np.testing.assert_array_equal(third.predict(x), model.predict(x))
     with pytest.raises(ValueError, match="different architecture"):
-        models.Sequential([layers.Dense(2, input_shape=(3,))])._engine.load_weights(engine_file)
+        models.Sequential([layers.Dense(2, input_shape=(3,))]).graph.engine.load_weights(engine_file)
     with pytest.raises(OSError):
-        model._engine.load_weights(str(tmp_path / "missing.scnn"))
+        model.graph.engine.load_weights(str(tmp_path / "missing.scnn"))
