@@ -171,27 +171,3 @@ final class GraphModelTests: XCTestCase {
         XCTAssertLessThan(last, first * 0.5)
     }
 }
-
-/// Weights files: round trip, and clear errors for a truncated file or another architecture.
-final class WeightsFileTests: XCTestCase {
-    func testRoundTripAndErrors() throws {
-        let path = "/tmp/swiftcnn-weights-\(getpid()).scnn"
-        defer { unlink(path) }
-        let a = try Sequential(inputShape: [6, 6, 1], layers: [Conv2D(filters: 2, kernelSize: (3, 3)), Flatten(),
-                                                               Dense(units: 3)], seed: 1)
-        try a.compile(optimizer: Optimizer(kind: .sgd), loss: .meanSquaredError)
-        try WeightsFile.save(a.graph, to: path)
-        let b = try Sequential(inputShape: [6, 6, 1], layers: [Conv2D(filters: 2, kernelSize: (3, 3)), Flatten(),
-                                                               Dense(units: 3)], seed: 2)
-        try b.compile(optimizer: Optimizer(kind: .sgd), loss: .meanSquaredError)
-        try WeightsFile.load(b.graph, from: path)
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: b.graph.parameters.pointer, count: b.graph.parameterCount)),
-                       Array(UnsafeBufferPointer(start: a.graph.parameters.pointer, count: a.graph.parameterCount)))
-        let other = try Sequential(inputShape: [6, 6, 1], layers: [Flatten(), Dense(units: 3)])
-        try other.compile(optimizer: Optimizer(kind: .sgd), loss: .meanSquaredError)
-        XCTAssertThrowsError(try WeightsFile.load(other.graph, from: path))
-        truncate(path, 50)
-        XCTAssertThrowsError(try WeightsFile.load(b.graph, from: path))
-        XCTAssertThrowsError(try WeightsFile.load(b.graph, from: "/nonexistent/w.scnn"))
-    }
-}
