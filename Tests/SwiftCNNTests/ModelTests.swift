@@ -61,7 +61,7 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(model.graph.parameterCount, 93_322)
         let fields = model.graph.receptiveFields().dropFirst().prefix(5).map { $0!.size.0 }
         XCTAssertEqual(Array(fields), [3, 4, 8, 10, 18])
-        XCTAssertTrue(model.summary().contains("Total params: 93322"))
+        XCTAssertTrue(model.summary().contains("Total params: 93,322\n"))
     }
 
     func testFrozenLayerIsNotUpdated() throws {
