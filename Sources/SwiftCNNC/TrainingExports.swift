@@ -58,6 +58,21 @@ private func step(_ name: String, _ model: OpaquePointer?, _ x: UnsafePointer<Fl
     }
 }
 
+@_cdecl("scnn_model_check_targets")
+public func scnn_model_check_targets(_ model: OpaquePointer?, _ y: UnsafePointer<Float>?, _ count: Int64,
+                                     _ samples: Int64) -> Int32 {
+    guarded("scnn_model_check_targets") {
+        let y = try required(y, "y")
+        guard count >= 0, samples > 0 else {
+            throw SwiftCNNError.invalidArgument("scnn_model_check_targets: count must be >= 0 and samples > 0 (count \(count), samples \(samples))")
+        }
+        try withModel(model) { h in
+            try requireBuilt(h.graph)
+            try h.model.checkTargets(y, count: Int(count), samples: Int(samples))
+        }
+    }
+}
+
 @_cdecl("scnn_model_train_step")
 public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
                                   _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,

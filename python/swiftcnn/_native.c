@@ -365,6 +365,24 @@ static PyObject *Model_forward_multi(ModelObject *self, PyObject *args) {
 }
 
 static PyObject *Model_train_step(ModelObject *self, PyObject *args) { return run_step(self, args, 1); }
+/* check_targets(y, samples): the engine's checks of a whole data set's targets, before any step. */
+static PyObject *Model_check_targets(ModelObject *self, PyObject *args) {
+    PyObject *y_obj;
+    long long samples;
+    if (!PyArg_ParseTuple(args, "OL", &y_obj, &samples)) return NULL;
+    PyArrayObject *y = as_float32(y_obj);
+    if (!y) return NULL;
+    int32_t status;
+    const float *yp = PyArray_DATA(y);
+    int64_t yn = PyArray_SIZE(y);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_check_targets(self->model, yp, yn, samples);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(y);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Model_test_step(ModelObject *self, PyObject *args) { return run_step(self, args, 0); }
 
 /* predict(x, batch, out): writes the first output into the caller's float32 array. */
@@ -490,6 +508,7 @@ static PyMethodDef Model_methods[] = {
     {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},
     {"train_step", (PyCFunction)Model_train_step, METH_VARARGS, "train_step(x, y, batch) -> (loss, metric)"},
     {"test_step", (PyCFunction)Model_test_step, METH_VARARGS, "test_step(x, y, batch) -> (loss, metric)"},
+    {"check_targets", (PyCFunction)Model_check_targets, METH_VARARGS, "check_targets(y, samples): the engine's target checks"},
     {"train_step_multi", (PyCFunction)Model_train_step_multi, METH_VARARGS, "train_step_multi(xs, y, batch)"},
     {"test_step_multi", (PyCFunction)Model_test_step_multi, METH_VARARGS, "test_step_multi(xs, y, batch)"},
     {"forward_multi", (PyCFunction)Model_forward_multi, METH_VARARGS, "forward_multi(xs, batch, training)"},

@@ -143,8 +143,9 @@ class DataSpec:
     """What a model's data must look like: its inputs (names and per-sample shapes), its output shape and its loss.
     `x(...)` and `y(...)` check and convert data against it, with Keras's wording."""
 
-    def __init__(self, model_name, input_names, input_shapes, output_shape, loss_name):
+    def __init__(self, model_name, input_names, input_shapes, output_shape, loss_name, check_targets=None):
         self.model_name = model_name
+        self.check_targets = check_targets   # the engine's check of target values (labels, ranges), or None
         self.input_names = list(input_names)
         self.input_shapes = [tuple(s) for s in input_shapes]
         self.output_shape = tuple(output_shape)
@@ -195,7 +196,6 @@ class DataSpec:
             raise ValueError(f"Data cardinality is ambiguous: x sizes: {n}, {what} sizes: {a.shape[0]}. "
                              "Make sure all arrays contain the same number of samples.")
         out_shape = self.output_shape
-        classes = out_shape[-1]
         loss = self.loss_name
         if loss == "sparse_categorical_crossentropy":
             per_sample = int(np.prod(out_shape[:-1]))
@@ -203,10 +203,7 @@ class DataSpec:
             if flat.shape[1] != per_sample:
                 raise ValueError(f"sparse_categorical_crossentropy expects integer labels of shape ({n},) for output "
                                  f"shape (None, {', '.join(map(str, out_shape))}); received {what} of shape {a.shape}")
-            if flat.size and (flat.min() < 0 or flat.max() >= classes or np.any(flat != np.round(flat))):
-                raise ValueError(f"sparse_categorical_crossentropy: labels must be integers in [0, {classes - 1}] "
-                                 f"(the model has {classes} outputs); received values from {flat.min()} to {flat.max()}")
-            return np.ascontiguousarray(flat, dtype=np.float32)
+            return self._checked(np.ascontiguousarray(flat, dtype=np.float32), n)
         expected = (n,) + out_shape
         if a.shape != expected:
             if a.size == int(np.prod(expected)) and (a.ndim == 1 or out_shape == (1,)):
@@ -218,6 +215,10 @@ class DataSpec:
                             "utils.to_categorical(y) or use loss='sparse_categorical_crossentropy'")
                 raise ValueError(f"Arguments `target` and `output` must have the same shape. Received: "
                                  f"target.shape={a.shape}, output.shape=(None, {', '.join(map(str, out_shape))}){hint}")
-        if loss == "binary_crossentropy" and (a.min() < 0 or a.max() > 1):
-            raise ValueError("binary_crossentropy: targets must be in [0, 1]")
-        return np.ascontiguousarray(a.reshape(n, -1), dtype=np.float32)
+        return self._checked(np.ascontiguousarray(a.reshape(n, -1), dtype=np.float32), n)
+
+    def _checked(self, y, n):
+        """The engine checks the values (class indices, ranges) of the whole array once, before any step."""
+        if self.check_targets is not None:
+            self.check_targets(y, n)
+        return y

@@ -346,8 +346,12 @@ class Model:
     def _data_spec(self, what="x"):
         self._require_built(what)
         loss = self._compile_settings[0]._engine_name if self._compile_settings else None
+        check = self.training_engine().check_targets if self._compile_settings and self._runs_own_graph() else None
         return DataSpec(self.name, [t.layer.name for t in self._inputs], [t.sample_shape for t in self._inputs],
-                        self._outputs[0].sample_shape, loss)
+                        self._outputs[0].sample_shape, loss, check)
+
+    def _runs_own_graph(self):
+        return self._trace is not None and self.graph is self._own_graph
 
     def _checked_x(self, x, what="x"):
         if len(self._inputs) <= 1 and not is_batch_source(x):

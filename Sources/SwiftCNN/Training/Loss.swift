@@ -42,12 +42,12 @@ public enum Loss: String, CaseIterable {
             switch self {
             case .sparseCategoricalCrossentropy:
                 guard t >= 0, t < Float(classes), t == t.rounded() else {
-                    throw SwiftCNNError.invalidArgument("sparse_categorical_crossentropy: label \(t) at index \(i) is not "
-                        + "an integer class index in [0, \(classes - 1)] (the model outputs \(classes) classes).")
+                    throw SwiftCNNError.invalidArgument("sparse_categorical_crossentropy: labels must be integers in "
+                        + "[0, \(classes - 1)] (the model has \(classes) outputs); received \(t) at index \(i).")
                 }
             case .binaryCrossentropy:
                 guard t >= 0, t <= 1 else {
-                    throw SwiftCNNError.invalidArgument("binary_crossentropy: target \(t) at index \(i) is outside [0, 1].")
+                    throw SwiftCNNError.invalidArgument("binary_crossentropy: targets must be in [0, 1]; received \(t) at index \(i).")
                 }
             default: break
             }

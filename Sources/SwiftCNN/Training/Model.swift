@@ -59,6 +59,19 @@ public final class Model {
         }
     }
 
+    /// Checks the targets of a whole data set of `samples` samples against the loss and the output (values per
+    /// sample, class indices, ranges), once, before the steps that use them: a caller that checks up front never
+    /// fails after some batches have trained. The steps check their batch again (cheap, and the guard for callers
+    /// that skip this).
+    public func checkTargets(_ y: UnsafePointer<Float>, count: Int, samples: Int) throws {
+        guard let loss, let t = targetSize else { throw SwiftCNNError.invalidState("You must call `compile()` before using the model.") }
+        guard samples > 0, count == samples * t else {
+            throw SwiftCNNError.invalidArgument("Targets have \(count) values, but \(samples) samples need \(samples * t) "
+                + "(\(t) per sample for loss \(loss.rawValue) and output shape \(describeShape(graph.nodes[outputNode].shape))).")
+        }
+        try loss.validate(targets: y, count: count, classes: classes)
+    }
+
     /// One optimisation step on a batch. Validates everything first: on error the model is unchanged.
     public func trainStep(x: UnsafePointer<Float>, xCount: Int, y: UnsafePointer<Float>, yCount: Int,
                           batch: Int) throws -> (loss: Double, metric: Double) {

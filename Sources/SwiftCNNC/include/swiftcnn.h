@@ -138,6 +138,10 @@ int32_t scnn_model_get_learning_rate(scnn_model *model, double *out);
 /* One step on one batch: forward, loss, backward, optimizer update, metric. x: batch x input shape floats;
  * y: batch x target shape (sparse labels: batch floats holding class indices). Writes the batch's mean loss and
  * its metric value (fraction correct). Validates x, y and labels first; on any error nothing is updated. */
+/* Checks the targets of a whole data set (`samples` samples, `count` floats) against the compiled loss and the output:
+ * values per sample, class indices in range, binary targets in [0, 1], finiteness. Call once before the steps so
+ * a bad label fails before any batch trains; the steps check their own batch too. */
+int32_t scnn_model_check_targets(scnn_model *model, const float *y, int64_t count, int64_t samples);
 int32_t scnn_model_train_step(scnn_model *model, const float *x, int64_t x_count, const float *y, int64_t y_count,
                               int64_t batch, double *loss_out, double *metric_out);
 /* The same without backward and update (inference mode). */
