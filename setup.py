@@ -49,7 +49,7 @@ setup(
     version="0.1.0",
     description="Convolutional networks with a Swift engine and the Keras API",
     package_dir={"": "python"},
-    packages=["swiftcnn", "swiftcnn.datasets", "swiftcnn.preprocessing"],
+    packages=["swiftcnn", "swiftcnn.applications", "swiftcnn.datasets", "swiftcnn.optimizers", "swiftcnn.preprocessing"],
     package_data={"swiftcnn": ["libswiftcnn.so", "include/swiftcnn.h"]},
     ext_modules=[native],
     cmdclass={"build_ext": BuildWithSwift},

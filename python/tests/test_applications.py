@@ -33,7 +33,7 @@ def test_options_and_errors(tmp_path):
     assert m.output_shape == (None, 1024)
     m = applications.InceptionV1(input_shape=(96, 96, 3), classes=7, classifier_activation=None)
     assert m.output_shape == (None, 7)
-    with pytest.raises(ValueError, match="never downloads"):
+    with pytest.raises(FileNotFoundError, match="never downloads"):
         applications.VGG16(weights="imagenet")
     with pytest.raises(FileNotFoundError):
         applications.VGG16(weights=str(tmp_path / "missing.h5"))
