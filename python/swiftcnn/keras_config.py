@@ -165,9 +165,13 @@ def model_to_keras(spec, shapes, archive=True):
             entry["inbound_nodes"] = [{"args": [inbound[0] if len(inbound) == 1 else inbound], "kwargs": {}}]
         layers.append(entry)
     config = {"name": spec["name"], "trainable": True, "layers": layers,
-              "input_layers": [[n, 0, 0] for n in spec["inputs"]],
-              "output_layers": [[n, 0, 0] for n in spec["outputs"]]}
+              "input_layers": _endpoint_list(spec["inputs"]), "output_layers": _endpoint_list(spec["outputs"])}
     return _entry("Functional", config, archive)
+
+
+def _endpoint_list(names):
+    """Keras writes one input or output as [name, 0, 0] (a tensor) and several as a list of them."""
+    return [names[0], 0, 0] if len(names) == 1 else [[n, 0, 0] for n in names]
 
 
 def _spec_name(spec):
@@ -452,6 +456,10 @@ def compile_from_keras(config, source):
     if not config:
         return None
     opt = config.get("optimizer") or config.get("optimizer_config")
+    if isinstance(opt, dict) and isinstance(opt.get("class_name"), str):     # tf.keras 2.11+: "Custom>Adam"
+        opt = {**opt, "class_name": opt["class_name"].split(">")[-1]}
+    elif isinstance(opt, str) and opt.lower() in ("adam", "sgd", "rmsprop"):
+        opt = {"class_name": {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[opt.lower()], "config": {}}
     loss = _loss_name(config.get("loss"))
     metric = _metric_name(config.get("metrics"))
     problems = []

@@ -72,13 +72,15 @@ def leaves(model):
     for child in keras_children(model):
         if is_model(child):
             out += leaves(child)
-        elif child.get_weights():
+        elif not child.is_input and child.get_weights():
             out.append(child)
     return out
 
 
 def legacy_weights(layer):
     """(layer, index) of a top-level entry's weights in the legacy HDF5 order: trainable first, then the rest."""
+    if layer.is_input:
+        return []
     items = [(leaf, i, flag) for leaf in (leaves(layer) if is_model(layer) else [layer])
              for i, flag in enumerate(weight_trainable_flags(leaf))]
     return [(l, i) for l, i, f in items if f] + [(l, i) for l, i, f in items if not f]
@@ -96,7 +98,7 @@ def write_weights_tree(group, model):
         else:
             v = g.create_group("vars")
             v.attrs["name"] = child.name
-            for i, w in enumerate(child.get_weights()):
+            for i, w in enumerate([] if child.is_input else child.get_weights()):
                 v.create_dataset(str(i), data=w)
     group.create_group("vars").attrs["name"] = model.name
 
@@ -113,7 +115,7 @@ def read_weights_tree(group, model, source):
                 raise ValueError(f"{source}: no weights for the nested model '{child.name}' (group {name})")
             out.update(read_weights_tree(layers[name], child, source))
             continue
-        expected = child.get_weights()
+        expected = [] if child.is_input else child.get_weights()
         if not expected:
             continue
         if layers is None or name not in layers or "vars" not in layers[name]:
@@ -207,7 +209,7 @@ def _weighted_layers(model):
     for layer in model.layers:
         if is_model(layer):
             out += _weighted_layers(layer)
-        elif layer.get_weights():
+        elif not layer.is_input and layer.get_weights():
             out.append(layer)
     return out
 

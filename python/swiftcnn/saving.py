@@ -90,6 +90,9 @@ def load_model(path, compile=True):
         return _load_keras_archive(path, compile)
     if magic == HDF5_MAGIC:
         return _load_keras_h5(path, compile)
+    if _extension(path) == ".onnx":
+        raise ValueError(f"{path}: swiftcnn writes ONNX files (model.export) but does not read them; load a .keras, "
+                         ".h5 or swiftcnn file")
     if _extension(path) in KERAS_EXTENSIONS:
         raise ValueError(f"{path} is not a valid .keras file (a Keras archive is a zip file; this one starts with "
                          f"{magic!r})")
