@@ -5,7 +5,7 @@ import os
 from .. import layers
 from ..functional import trace
 from ..models import Model
-from .imagenet_weights import find_published_weights
+from .imagenet_weights import PUBLISHED, find_published_weights
 
 __all__ = ["check_args", "model_input", "finish"]
 
@@ -13,6 +13,9 @@ __all__ = ["check_args", "model_input", "finish"]
 def check_args(name, weights, input_tensor, input_shape, default_shape, include_top, pooling, classes):
     """The per-sample input shape, after checking the arguments as Keras does."""
     if weights == "imagenet":
+        if name not in PUBLISHED:
+            raise ValueError(f"{name}(weights='imagenet'): Keras publishes no ImageNet weights for {name}; pass "
+                             "weights=None or the path of a weights file")
         if include_top and classes != 1000:
             raise ValueError(f"{name}: with weights='imagenet' and include_top=True, classes must be 1000, "
                              f"received {classes!r}")
