@@ -2,7 +2,8 @@ extension Graph {
     /// Floating-point operations of one sample's forward pass through `node` (a multiply-add counts as 2), as
     /// MATLAB's analyzeNetwork and most papers count them: convolutions and dense layers by their products,
     /// pooling and element-wise layers by one operation per window element or output value.
-    public func forwardFLOPs(_ index: Int) -> Int {
+    /// Throws `invalidArgument` when the count exceeds Int (sizes come from users; nothing may trap).
+    public func forwardFLOPs(_ index: Int) throws -> Int {
         let node = nodes[index]
         guard !node.isInput else { return 0 }
         let cfg = Dictionary(node.layer.config, uniquingKeysWith: { a, _ in a })
@@ -13,21 +14,25 @@ extension Graph {
             return v.count == 2 ? (v[0], v[1]) : (v.first ?? 1, v.first ?? 1)
         }
         let bias = cfg["use_bias"] == "1" ? outSize : 0
+        let what = "FLOPs of layer '\(node.layer.name)'"
+        func product(_ values: [Int], plus extra: Int = 0) throws -> Int {
+            try checkedAdd(try checkedProduct(values, what, limit: Int.max), extra, what)
+        }
         switch node.layer.typeName {
         case "Conv2D":
             let k = pair("kernel_size")
-            return 2 * k.0 * k.1 * inShape.last! * outSize + bias
+            return try product([2, k.0, k.1, inShape.last!, outSize], plus: bias)
         case "Dense":
-            return 2 * inShape.last! * outSize + bias
+            return try product([2, inShape.last!, outSize], plus: bias)
         case "MaxPooling2D", "AveragePooling2D":
             let p = pair("pool_size")
-            return p.0 * p.1 * outSize
+            return try product([p.0, p.1, outSize])
         case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
-            return inShape.reduce(1, *)
+            return try product(inShape)
         case "BatchNormalization":
             return 2 * outSize
         case "Add":
-            return (node.inputs.count - 1) * outSize
+            return try product([node.inputs.count - 1, outSize])
         case "Activation", "ReLU", "Softmax", "Rescaling", "Dropout":
             return outSize
         default:

@@ -56,7 +56,8 @@ public final class Sequential {
         }
         guard batchSize > 0, epochs >= 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0 and epochs >= 0") }
         var history: [String: [Double]] = ["loss": [], "accuracy": []]
-        let xBatch = FloatBuffer(count: batchSize * inputSize), yBatch = FloatBuffer(count: batchSize * targetSize)
+        let batchSize = min(batchSize, n)   // n samples exist, so n × sample sizes fit in memory
+        let xBatch = try FloatBuffer(count: batchSize * inputSize), yBatch = try FloatBuffer(count: batchSize * targetSize)
         for epoch in 0..<epochs {
             var rng = RNG(seed: seed, stream: 0x5348_5546 &+ UInt64(epoch))
             let order = shuffle ? rng.permutation(n) : Array(0..<n)
@@ -89,6 +90,7 @@ public final class Sequential {
         guard n > 0, x.count == n * inputSize, y.count == n * targetSize else {
             throw SwiftCNNError.invalidArgument("x and y must hold the same number (> 0) of samples of the model's shapes")
         }
+        guard batchSize > 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0, received \(batchSize)") }
         var lossSum = 0.0, metricSum = 0.0, start = 0
         while start < n {
             let count = min(batchSize, n - start)
@@ -110,6 +112,8 @@ public final class Sequential {
         guard n > 0, x.count == n * inputSize else {
             throw SwiftCNNError.invalidArgument("x has shape \(x.shape); expected (N, \(graph.nodes[0].shape)) with N > 0")
         }
+        guard batchSize > 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0, received \(batchSize)") }
+        _ = try checkedMultiply(n, outNode.sampleSize, "predictions of \(n) samples", limit: maxElementCount)
         let out = Tensor(shape: [n] + outNode.shape)
         var start = 0
         while start < n {

@@ -18,7 +18,11 @@ public struct LayerConfig {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw SwiftCNNError.invalidArgument("\(layerType): malformed configuration item '\(item)', expected key=value")
             }
-            values[String(parts[0]).trimmed] = String(parts[1]).trimmed
+            let key = String(parts[0]).trimmed
+            guard values[key] == nil else {
+                throw SwiftCNNError.invalidArgument("\(layerType): the argument '\(key)' is given twice")
+            }
+            values[key] = String(parts[1]).trimmed
         }
         self.init(layerType: layerType, values: values)
     }

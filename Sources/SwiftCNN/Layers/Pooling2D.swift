@@ -8,6 +8,8 @@ public final class Pooling2D: Layer {
     public let strides: (Int, Int)
     public let same: Bool
     private var geometry: WindowGeometry?
+    /// The largest pooling window, in cells (2^24).
+    public static let maxWindowArea = 1 << 24
 
     public init(mode: Mode, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: String = "valid", name: String = "") {
         self.name = name
@@ -28,6 +30,9 @@ public final class Pooling2D: Layer {
 
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         let (h, w, c) = try requireImageInput(self, inputShapes)
+        // The pooling loops visit every cell of a window: bound its area so a huge 'same' window cannot hang.
+        _ = try checkedMultiply(poolSize.0, poolSize.1, "Layer '\(name)' (\(typeName)): pool_size area",
+                                limit: Pooling2D.maxWindowArea)
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: poolSize, stride: strides, dilation: (1, 1),
                                    same: same, layer: "Layer '\(name)' (\(typeName))")
         geometry = g
