@@ -82,7 +82,7 @@ final class TrainingTests: XCTestCase {
         // adam step 1: m = 0.05, v = 0.00025, alpha = lr·sqrt(1 − 0.999)/(1 − 0.9); w = 1 − alpha·m/(sqrt(v) + eps)
         let alpha: Double = 0.001 * (0.001 as Double).squareRoot() / 0.1
         let adamStep: Double = alpha * 0.05 / ((0.00025 as Double).squareRoot() + 1e-7)
-        XCTAssertEqual(Double(run(Optimizer(kind: .adam), steps: 1)), 1 - adamStep, accuracy: 1e-6)
+        XCTAssertEqual(Double(try run(Optimizer(kind: .adam), steps: 1)), 1 - adamStep, accuracy: 1e-6)
         XCTAssertEqual(try run(Optimizer(kind: .adam), steps: 3), 1 - 0.003, accuracy: 1e-5)
     }
 

@@ -57,3 +57,132 @@ def assert_outcome(result, expected):
 @pytest.mark.parametrize("name,code,expected", CASES, ids=[c[0] for c in CASES])
 def test_reproducer_raises_cleanly(name, code, expected):
     assert_outcome(run_case(code), expected)
+
+
+# The same boundaries reached through the C ABI directly (ctypes stands in for a C program): each call must return
+# an error status with a message, never trap.
+C_PRELUDE = textwrap.dedent("""
+    import ctypes, sys
+    import swiftcnn
+    lib = ctypes.CDLL(swiftcnn.get_lib())
+    lib.scnn_last_error.restype = ctypes.c_char_p
+    i64, i32, f32p = ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_float)
+    def model(config=b"units=2"):
+        m = ctypes.c_void_p()
+        assert lib.scnn_model_create(ctypes.byref(m)) == 0
+        shape = (i64 * 1)(3); node = i32()
+        assert lib.scnn_model_add_input(m, b"input", shape, 1, ctypes.byref(node)) == 0
+        inputs = (i32 * 1)(0)
+        assert lib.scnn_model_add_layer(m, b"Dense", b"dense", config, inputs, 1, ctypes.byref(node)) == 0
+        assert lib.scnn_model_build(m, ctypes.c_uint64(1)) == 0
+        return m
+    def expect_error(status, code=1):
+        message = lib.scnn_last_error().decode()
+        assert status == code, (status, message)
+        assert message, "no message"
+        print(message)
+""")
+
+C_CASES = [
+    ("train_step_batch_huge", """
+m = model(); assert lib.scnn_model_compile(m, b"mse", b"sgd", b"") == 0
+x = (ctypes.c_float * 12)(); lo = ctypes.c_double(); me = ctypes.c_double()
+expect_error(lib.scnn_model_train_step(m, x, i64(12), x, i64(8), i64(2**62), ctypes.byref(lo), ctypes.byref(me)))
+"""),
+    ("predict_batch_huge", """
+m = model(); x = (ctypes.c_float * 12)()
+expect_error(lib.scnn_model_predict(m, x, i64(12), i64(2**62), x, i64(8)))
+"""),
+    ("forward_batch_huge", """
+m = model(); x = (ctypes.c_float * 12)()
+expect_error(lib.scnn_model_forward(m, x, i64(12), i64(2**62), i32(0)))
+"""),
+    ("forward_multi_batch_huge", """
+m = model(); x = (ctypes.c_float * 12)(); xs = (f32p * 1)(ctypes.cast(x, f32p)); counts = (i64 * 1)(12)
+expect_error(lib.scnn_model_forward_multi(m, xs, counts, i32(1), i64(2**62), i32(0)))
+"""),
+    ("augment_sizes_overflow", """
+x = (ctypes.c_float * 16)(); t = (ctypes.c_float * 9)()
+lib.scnn_augment.argtypes = [ctypes.c_void_p, i64, i64, i64, i64, ctypes.c_void_p, i32, ctypes.c_float, ctypes.c_double, i32, ctypes.c_void_p]
+expect_error(lib.scnn_augment(x, 2**40, 2**20, 2**20, 2**20, t, 0, 0.0, 1.0, 0, x))
+expect_error(lib.scnn_augment(x, 2**61, 2, 2, 1, t, 0, 0.0, 1.0, 0, x))
+"""),
+    ("permutation_huge", """
+out = (i64 * 4)()
+expect_error(lib.scnn_permutation(ctypes.c_uint64(1), ctypes.c_uint64(0), i64(2**62), out))
+"""),
+    ("iterations_huge", """
+m = model(); assert lib.scnn_model_compile(m, b"mse", b"sgd;momentum=0.9", b"") == 0
+state = (ctypes.c_float * 8)()
+expect_error(lib.scnn_model_set_optimizer_state(m, i32(0), state, i64(8), i64(2**63 - 1)))
+"""),
+    ("learning_rate_beyond_float32", """
+m = model(); assert lib.scnn_model_compile(m, b"mse", b"sgd", b"") == 0
+lib.scnn_model_set_learning_rate.argtypes = [ctypes.c_void_p, ctypes.c_double]
+expect_error(lib.scnn_model_set_learning_rate(m, 1e300))
+expect_error(lib.scnn_model_compile(m, b"mse", b"adam;learning_rate=1e300", b""))
+expect_error(lib.scnn_model_compile(m, b"mse", b"adam;epsilon=1e39", b""))
+"""),
+    ("duplicate_config_key", """
+m = ctypes.c_void_p(); assert lib.scnn_model_create(ctypes.byref(m)) == 0
+shape = (i64 * 1)(3); node = i32(); assert lib.scnn_model_add_input(m, b"input", shape, 1, ctypes.byref(node)) == 0
+inputs = (i32 * 1)(0)
+expect_error(lib.scnn_model_add_layer(m, b"Dense", b"dense", b"units=2;units=3", inputs, 1, ctypes.byref(node)))
+"""),
+    ("input_shape_overflow", """
+m = ctypes.c_void_p(); assert lib.scnn_model_create(ctypes.byref(m)) == 0
+shape = (i64 * 2)(2**40, 2**40); node = i32()
+expect_error(lib.scnn_model_add_input(m, b"input", shape, 2, ctypes.byref(node)))
+"""),
+    ("metric_does_not_fit_loss", """
+m = model(b"units=1000;activation=softmax")
+expect_error(lib.scnn_model_compile(m, b"sparse_categorical_crossentropy", b"sgd", b"binary_accuracy"))
+expect_error(lib.scnn_model_compile(m, b"sparse_categorical_crossentropy", b"sgd", b"categorical_accuracy"))
+expect_error(lib.scnn_model_compile(m, b"mse", b"sgd", b"sparse_categorical_accuracy"))
+"""),
+    ("parameters_out_of_memory", """
+m = ctypes.c_void_p(); assert lib.scnn_model_create(ctypes.byref(m)) == 0
+shape = (i64 * 1)(100000); node = i32(); assert lib.scnn_model_add_input(m, b"input", shape, 1, ctypes.byref(node)) == 0
+inputs = (i32 * 1)(0)
+assert lib.scnn_model_add_layer(m, b"Dense", b"dense", b"units=100000", inputs, 1, ctypes.byref(node)) == 0
+expect_error(lib.scnn_model_build(m, ctypes.c_uint64(1)), code=6)
+"""),
+]
+
+
+@pytest.mark.parametrize("name,code", C_CASES, ids=[c[0] for c in C_CASES])
+def test_c_abi_boundary_returns_error(name, code):
+    result = subprocess.run([sys.executable, "-c", C_PRELUDE + code], capture_output=True, text=True, timeout=120)
+    assert result.returncode >= 0, f"killed by {signal.Signals(-result.returncode).name}:\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+
+FORK_WHILE_TRAINING = textwrap.dedent("""
+    import os, sys, threading, numpy as np
+    from swiftcnn import layers, models, optimizers
+    m = models.Sequential([layers.Input((32, 32, 3)), layers.Conv2D(16, 3), layers.Flatten(), layers.Dense(2)])
+    m.compile(optimizers.SGD(learning_rate=1e-6), "mse")
+    x = np.random.default_rng(0).random((256, 32, 32, 3), dtype=np.float32); y = np.zeros((256, 2), np.float32)
+    stop = threading.Event()
+    def train():
+        while not stop.is_set():
+            m.train_on_batch(x[:64], y[:64])
+    t = threading.Thread(target=train); t.start()
+    for attempt in range(20):
+        pid = os.fork()
+        if pid == 0:
+            # The child's engine works: same predictions as the parent would give for its copy of the weights.
+            p = m.predict(x[:8], verbose=0)
+            os._exit(0 if p.shape == (8, 2) and np.isfinite(p).all() else 3)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            stop.set(); t.join(); sys.exit(10 + attempt)
+    stop.set(); t.join()
+""")
+
+
+def test_fork_while_another_thread_trains():
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    result = subprocess.run([sys.executable, "-c", FORK_WHILE_TRAINING], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -52,13 +52,15 @@ public func setEngineThreadCount(_ n: Int) { ThreadPool.requestedThreads.store(m
 final class ThreadPool {
     static let requestedThreads = Atomic<Int>(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1))
 
-    /// Guards `current`. A pthread mutex rather than `Mutex`, so that fork handlers can hold it across fork().
+    /// Guards `current`. A pthread mutex rather than `Mutex`, so that the child of a fork() can re-create it.
     private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(m, nil)
-        // fork() while another thread creates or grows the pool must not leave the child with the lock taken.
-        pthread_atfork({ pthread_mutex_lock(ThreadPool.lock) }, { pthread_mutex_unlock(ThreadPool.lock) },
-                       { pthread_mutex_unlock(ThreadPool.lock) })
+        // fork() while another thread creates or grows the pool would leave the child with the lock taken by a
+        // thread it does not have. The child starts a fresh pool anyway (see `shared`), so it starts a fresh lock.
+        // (Not held across fork in the parent: a thread inside a model call may need it to finish the call that
+        // the model's own fork handler waits for.)
+        pthread_atfork(nil, nil, { pthread_mutex_init(ThreadPool.lock, nil) })
         return m
     }()
     nonisolated(unsafe) private static var current: ThreadPool?
