@@ -186,3 +186,42 @@ def test_fork_while_another_thread_trains():
         pytest.skip("no fork")
     result = subprocess.run([sys.executable, "-c", FORK_WHILE_TRAINING], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_idx_header_checked_before_inflating(tmp_path):
+    import gzip
+    from swiftcnn.datasets import idx
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    # A 3 MB run of zeros compresses to a few KB; the header claims 2^62 bytes.
+    with gzip.open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, 2]) + (2**31).to_bytes(4, "big") + (2**31).to_bytes(4, "big") + bytes(3_000_000))
+    with pytest.raises(OSError, match="more than a compressed file"):
+        idx.load(path)
+    with gzip.open(path, "wb") as f:   # a header that fits, data cut short
+        f.write(bytes([0, 0, 8, 1]) + (1000).to_bytes(4, "big") + bytes(10))
+    with pytest.raises(OSError, match="truncated"):
+        idx.load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifos_and_devices_are_refused_not_read(tmp_path):
+    from swiftcnn.datasets import idx
+    from swiftcnn.preprocessing.image import ImageDataGenerator, load_img
+    fifo = tmp_path / "fifo-idx1-ubyte"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        idx.load(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        idx.load("/dev/zero")
+    os.mkfifo(tmp_path / "image.png")
+    with pytest.raises(OSError, match="not a regular file"):
+        load_img(tmp_path / "image.png")
+    # A FIFO named like an image inside a class folder is not listed (it would block the loader).
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    os.mkfifo(tmp_path / "data" / "a" / "blocked.png")
+    from PIL import Image
+    Image.new("RGB", (4, 4)).save(tmp_path / "data" / "a" / "real.png")
+    it = ImageDataGenerator().flow_from_directory(tmp_path / "data", target_size=(4, 4), batch_size=1)
+    assert it.filenames == [os.path.join("a", "real.png")]
+    x, _ = next(it)
+    assert x.shape == (1, 4, 4, 3)
