@@ -192,6 +192,8 @@ class ImageDataGenerator:
     def random_transform(self, x, seed=None):
         """One image with a random transform drawn from this generator's ranges."""
         x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 3:
+            raise ValueError(f"random_transform expects one image (height, width, channels), received shape {x.shape}")
         return self.apply_transform(x, self.get_random_transform(x.shape, seed))
 
     def standardize(self, x):
