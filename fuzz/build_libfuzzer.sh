@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets: the engine library instrumented with AddressSanitizer and coverage (edges and
 # comparisons, which guide libFuzzer), and the two C harnesses linked against it with clang from the Swift
-# toolchain. Output: .build-fuzz/fuzz_layer_config, .build-fuzz/fuzz_weights_file.
+# toolchain (inline 8-bit counters and a PC table: the coverage form libFuzzer reads). Output: .build-fuzz/fuzz_layer_config, .build-fuzz/fuzz_weights_file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=.build-fuzz

@@ -35,7 +35,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         if (scnn_model_save_weights(model, seed) != SCNN_OK) { fprintf(stderr, "%s\n", scnn_last_error()); exit(1); }
         exit(0);
     }
-    snprintf(path, sizeof path, "/tmp/scnn-fuzz-weights-%d", (int)getpid());
+    /* tmpfs when there is one: the file is rewritten for every input. */
+    snprintf(path, sizeof path, "%s/scnn-fuzz-weights-%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+             (int)getpid());
     return 0;
 }
 

@@ -51,7 +51,10 @@ public struct LayerConfig {
             if let def { return def }
             throw SwiftCNNError.invalidArgument("\(layerType): missing required argument '\(key)'")
         }
-        guard let v = Double(text), v.isFinite else { throw fail(key, "a finite number") }
+        // Every hyper-parameter ends up as a Float: 1e300 would silently become inf.
+        guard let v = Double(text), v.isFinite, abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+            throw fail(key, "a finite number within float32's range (magnitude at most 3.4e38)")
+        }
         return v
     }
 
