@@ -6,7 +6,7 @@ import SwiftCNN
 final class ConvKernelTests: XCTestCase {
     private func compare(h: Int, w: Int, c: Int, filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
                          dilation: (Int, Int) = (1, 1), same: Bool, batch: Int, line: UInt = #line) throws {
-        let layer = Conv2D(filters: filters, kernelSize: kernel, strides: stride, padding: same ? "same" : "valid",
+        let layer = Conv2D(filters: filters, kernelSize: kernel, strides: stride, padding: same ? .same : .valid,
                            dilationRate: dilation, useBias: false)
         let out = try layer.build(inputShapes: [[h, w, c]])
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: kernel, stride: stride, dilation: dilation,
@@ -79,7 +79,7 @@ final class ConvKernelTests: XCTestCase {
 
     private func compareBackward(h: Int, w: Int, c: Int, filters: Int, same: Bool, batch: Int,
                                  line: UInt = #line) throws {
-        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? "same" : "valid", useBias: false)
+        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? .same : .valid, useBias: false)
         let out = try layer.build(inputShapes: [[h, w, c]])
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                    same: same, layer: "test")

@@ -36,7 +36,7 @@ final class FusedPoolingTests: XCTestCase {
         try check(input: [28, 28, 1], conv: Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 9)
         // Pool 3 over 11×11 (two rows and columns dropped), 'same' strided convolution, linear activation.
         try check(input: [13, 13, 5], conv: Conv2D(filters: 16, kernelSize: (3, 3), activation: .relu), pool: 3, batch: 5)
-        try check(input: [21, 21, 3], conv: Conv2D(filters: 12, kernelSize: (3, 3), strides: (2, 2), padding: "same"),
+        try check(input: [21, 21, 3], conv: Conv2D(filters: 12, kernelSize: (3, 3), strides: (2, 2), padding: .same),
                   pool: 2, batch: 4)
         // Activations applied after the GEMM, and the 1×1 path: pooled over the whole output instead.
         try check(input: [9, 9, 4], conv: Conv2D(filters: 6, kernelSize: (3, 3), activation: .tanh), pool: 2, batch: 3)
@@ -84,7 +84,7 @@ final class FusedPoolingTests: XCTestCase {
         let x = try g.addInput(shape: [10, 10, 2])
         let c = try g.add(Conv2D(filters: 4, kernelSize: (3, 3), activation: .relu, name: "c"), inputs: [x])
         let p = try g.add(Pooling2D(mode: .max, name: "pool"), inputs: [c])
-        _ = try g.add(GlobalPooling2D(max: false, name: "gap"), inputs: [c])
+        _ = try g.add(GlobalPooling2D(mode: .average, name: "gap"), inputs: [c])
         try g.build(seed: 1)
         try g.forward(input: [Float](repeating: 0.5, count: 2 * 200), batch: 2, training: false)
         XCTAssertFalse(g.isComputedByProducer(p))

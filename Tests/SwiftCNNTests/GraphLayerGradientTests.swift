@@ -134,8 +134,8 @@ final class GraphLayerGradientTests: XCTestCase {
 extension GraphLayerGradientTests {
     func testConv2DGradients() throws {
         try checkLayer(Conv2D(filters: 3, kernelSize: (3, 3), activation: .tanh), [[5, 6, 2]])
-        try checkLayer(Conv2D(filters: 5, kernelSize: (2, 3), strides: (2, 2), padding: "same", activation: .sigmoid), [[5, 7, 3]])
-        try checkLayer(Conv2D(filters: 2, kernelSize: (3, 3), padding: "same", dilationRate: (2, 2)), [[6, 6, 1]], batch: 1)
+        try checkLayer(Conv2D(filters: 5, kernelSize: (2, 3), strides: (2, 2), padding: .same, activation: .sigmoid), [[5, 7, 3]])
+        try checkLayer(Conv2D(filters: 2, kernelSize: (3, 3), padding: .same, dilationRate: (2, 2)), [[6, 6, 1]], batch: 1)
         try checkLayer(Conv2D(filters: 4, kernelSize: (1, 1), useBias: false), [[3, 3, 17]])
     }
 
@@ -146,10 +146,10 @@ extension GraphLayerGradientTests {
 
     func testPoolingAndShapeLayerGradients() throws {
         try checkLayer(Pooling2D(mode: .max, poolSize: (2, 2)), [[4, 5, 3]])
-        try checkLayer(Pooling2D(mode: .max, poolSize: (3, 3), strides: (2, 2), padding: "same"), [[5, 5, 2]])
-        try checkLayer(Pooling2D(mode: .average, poolSize: (3, 3), strides: (2, 2), padding: "same"), [[5, 4, 2]])
-        try checkLayer(GlobalPooling2D(max: false), [[3, 4, 5]])
-        try checkLayer(GlobalPooling2D(max: true), [[3, 4, 5]])
+        try checkLayer(Pooling2D(mode: .max, poolSize: (3, 3), strides: (2, 2), padding: .same), [[5, 5, 2]])
+        try checkLayer(Pooling2D(mode: .average, poolSize: (3, 3), strides: (2, 2), padding: .same), [[5, 4, 2]])
+        try checkLayer(GlobalPooling2D(mode: .average), [[3, 4, 5]])
+        try checkLayer(GlobalPooling2D(mode: .max), [[3, 4, 5]])
         try checkLayer(Flatten(), [[2, 3, 4]])
     }
 

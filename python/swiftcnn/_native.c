@@ -212,6 +212,51 @@ static PyObject *Model_load_weights(ModelObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* save(path, header_json, include_optimizer): the engine's model file, written atomically (GIL released). */
+static PyObject *Model_save(ModelObject *self, PyObject *args) {
+    PyObject *path = NULL;
+    const char *header;
+    int include_optimizer;
+    if (!PyArg_ParseTuple(args, "O&sp", PyUnicode_FSConverter, &path, &header, &include_optimizer)) return NULL;
+    int32_t status;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_save(self->model, p, header, include_optimizer);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+/* load(path, include_optimizer) -> bool (whether optimizer state was restored); all-or-nothing (GIL released). */
+static PyObject *Model_load(ModelObject *self, PyObject *args) {
+    PyObject *path = NULL;
+    int include_optimizer;
+    if (!PyArg_ParseTuple(args, "O&p", PyUnicode_FSConverter, &path, &include_optimizer)) return NULL;
+    int32_t status, restored = 0;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_load(self->model, p, include_optimizer, &restored);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (status != SCNN_OK) return raise_status(status);
+    return PyBool_FromLong(restored);
+}
+
+/* summary(title, rows_json) -> str: the engine's Keras table ("" rows_json: one row per layer node). */
+static PyObject *Model_summary(ModelObject *self, PyObject *args) {
+    const char *title, *rows;
+    if (!PyArg_ParseTuple(args, "ss", &title, &rows)) return NULL;
+    int64_t needed = 0;
+    CHECK(scnn_model_summary(self->model, title, rows, NULL, 0, &needed));
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) return PyErr_NoMemory();
+    int32_t status = scnn_model_summary(self->model, title, rows, text, needed, &needed);
+    PyObject *result = status == SCNN_OK ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)needed - 1, "strict") : raise_status(status);
+    PyMem_Free(text);
+    return result;
+}
+
 static PyObject *Model_compile(ModelObject *self, PyObject *args) {
     const char *loss, *optimizer, *metric;
     if (!PyArg_ParseTuple(args, "sss", &loss, &optimizer, &metric)) return NULL;
@@ -438,6 +483,9 @@ static PyMethodDef Model_methods[] = {
     {"node_flops", (PyCFunction)Model_node_flops, METH_VARARGS, "node_flops(node) -> FLOPs per sample"},
     {"save_weights", (PyCFunction)Model_save_weights, METH_VARARGS, "save_weights(path): the engine's weights file"},
     {"load_weights", (PyCFunction)Model_load_weights, METH_VARARGS, "load_weights(path)"},
+    {"save", (PyCFunction)Model_save, METH_VARARGS, "save(path, header_json, include_optimizer): the engine's model file"},
+    {"load", (PyCFunction)Model_load, METH_VARARGS, "load(path, include_optimizer) -> bool optimizer state restored"},
+    {"summary", (PyCFunction)Model_summary, METH_VARARGS, "summary(title, rows_json) -> str (rows_json '' for one row per layer)"},
     {"compile", (PyCFunction)Model_compile, METH_VARARGS, "compile(loss, optimizer, metric)"},
     {"set_learning_rate", (PyCFunction)Model_set_learning_rate, METH_VARARGS, "set_learning_rate(rate)"},
     {"get_learning_rate", (PyCFunction)Model_get_learning_rate, METH_NOARGS, "get_learning_rate() -> float"},
@@ -561,8 +609,38 @@ static PyObject *native_matmul(PyObject *m, PyObject *args) {
     return (PyObject *)c;
 }
 
+/* read_file_header(path) -> str: validates a swiftcnn file (regular file, lengths, checksum) and returns its header
+ * JSON text without loading anything (GIL released). */
+static PyObject *native_read_file_header(PyObject *m, PyObject *args) {
+    PyObject *path = NULL;
+    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path)) return NULL;
+    const char *p = PyBytes_AS_STRING(path);
+    int64_t needed = 0;
+    int32_t status;
+    char small[4096];
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_file_read_header(p, small, sizeof small, &needed);
+    Py_END_ALLOW_THREADS
+    if (status != SCNN_OK) { Py_DECREF(path); return raise_status(status); }
+    if (needed <= (int64_t)sizeof small) { Py_DECREF(path); return PyUnicode_DecodeUTF8(small, (Py_ssize_t)needed - 1, "strict"); }
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) { Py_DECREF(path); return PyErr_NoMemory(); }
+    int64_t capacity = needed;
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_file_read_header(p, text, capacity, &needed);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    PyObject *result;
+    if (status != SCNN_OK) result = raise_status(status);
+    else if (needed > capacity) { PyErr_SetString(PyExc_OSError, "the file changed while its header was read"); result = NULL; }
+    else result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)needed - 1, "strict");
+    PyMem_Free(text);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"augment", native_augment, METH_VARARGS, "Resamples a batch of images through affine transforms."},
+    {"read_file_header", native_read_file_header, METH_VARARGS, "read_file_header(path) -> header JSON text (validated, nothing loaded)"},
     {"version", native_version, METH_NOARGS, "The engine version."},
     {"set_num_threads", native_set_num_threads, METH_VARARGS, "Sets the engine's thread count."},
     {"get_num_threads", native_get_num_threads, METH_NOARGS, "The engine's thread count."},

@@ -1,29 +1,130 @@
-extension Graph {
-    /// The Keras `summary()` table: layer (type), output shape, parameter count, receptive field (for spatial
-    /// layers), and the totals.
-    public func summary(title: String = "sequential") -> String {
-        let fields = receptiveFields()
-        var rows: [[String]] = [["Layer (type)", "Output Shape", "Param #", "Receptive field"]]
-        var trainable = 0, frozen = 0
-        for (i, node) in nodes.enumerated() where !node.isInput || nodes.count == 1 {
-            let params = node.layer.parameterCount
-            let updatable = node.trainable ? node.layer.trainableParameterCount : 0
-            trainable += updatable
-            frozen += params - updatable
-            let rf = fields[i].map { $0.size.0 == $0.size.1 ? "\($0.size.0)" : "\($0.size.0)x\($0.size.1)" } ?? "-"
-            rows.append(["\(node.layer.name) (\(node.layer.typeName))", describeShape(node.shape), "\(params)", rf])
-        }
-        let widths = (0..<4).map { c in rows.map { $0[c].count }.max()! + 2 }
-        let line = String(repeating: "─", count: widths.reduce(0, +))
-        func format(_ r: [String]) -> String { zip(r, widths).map { $0 + String(repeating: " ", count: max($1 - $0.count, 0)) }.joined() }
-        var out = "Model: \"\(title)\"\n" + line + "\n" + format(rows[0]) + "\n" + line.replacingAll("─", "━") + "\n"
-        for r in rows.dropFirst() { out += format(r) + "\n" }
-        out += line + "\n"
-        out += "Total params: \(trainable + frozen)\nTrainable params: \(trainable)\nNon-trainable params: \(frozen)\n"
-        return out
+/// One row of the summary table: a layer, or several nodes shown as one (a nested model, "vgg16 (Functional)").
+public struct SummaryRow: Equatable {
+    /// Shown in the first column with `type`: "name (type)".
+    public var name: String
+    /// The layer's or model's class name.
+    public var type: String
+    /// The nodes whose parameters this row counts.
+    public var nodes: [Int]
+    /// The nodes whose output shapes the row shows (the first also gives the receptive field).
+    public var outputs: [Int]
+    /// The "Connected to" cell's entries (layers feeding this one); nil where the table has no such column.
+    public var connectedTo: [String]?
+
+    /// A row from its parts.
+    public init(name: String, type: String, nodes: [Int], outputs: [Int], connectedTo: [String]? = nil) {
+        self.name = name
+        self.type = type
+        self.nodes = nodes
+        self.outputs = outputs
+        self.connectedTo = connectedTo
     }
 }
 
-extension String {
-    func replacingAll(_ a: Character, _ b: Character) -> String { String(map { $0 == a ? b : $0 }) }
+extension Graph {
+    /// One row per layer node (the input too when it is the only node), as a Sequential prints.
+    public var defaultSummaryRows: [SummaryRow] {
+        nodes.indices.filter { !nodes[$0].isInput || nodes.count == 1 }.map {
+            SummaryRow(name: nodes[$0].layer.name, type: nodes[$0].layer.typeName, nodes: [$0], outputs: [$0])
+        }
+    }
+
+    /// Rows from the C ABI's JSON: `[{"name", "type", "nodes": [ids], "output": id or [ids], "connected": ["…"]}]`.
+    /// "name" and "type" default to the layer's when "nodes" holds one node; "output" defaults to the last node.
+    /// Throws naming the row and the key that is wrong.
+    public func summaryRows(json text: String) throws -> [SummaryRow] {
+        guard let items = try JSON.parse(text, what: "summary rows").arrayValue else {
+            throw SwiftCNNError.invalidArgument("summary rows: expected a JSON array of row objects")
+        }
+        func node(_ value: JSON, _ row: Int) throws -> Int {
+            guard let n = value.intValue, n >= 0, n < nodes.count else {
+                throw SwiftCNNError.invalidArgument("summary row \(row): node \(value.text) does not exist (the model has \(nodes.count) nodes)")
+            }
+            return n
+        }
+        return try items.enumerated().map { (i, item) in
+            guard case .object = item, let ids = item["nodes"]?.arrayValue else {
+                throw SwiftCNNError.invalidArgument("summary row \(i): expected an object with a \"nodes\" list")
+            }
+            let members = try ids.map { try node($0, i) }
+            let outputs: [Int]
+            switch item["output"] {
+            case nil: outputs = members.last.map { [$0] } ?? []
+            case .array(let list)?: outputs = try list.map { try node($0, i) }
+            case let value?: outputs = [try node(value, i)]
+            }
+            guard !outputs.isEmpty else { throw SwiftCNNError.invalidArgument("summary row \(i): no output node") }
+            let single = members.count == 1 ? nodes[members[0]].layer : nil
+            guard let name = item["name"]?.stringValue ?? single?.name, let type = item["type"]?.stringValue ?? single?.typeName else {
+                throw SwiftCNNError.invalidArgument("summary row \(i): \"name\" and \"type\" (strings) are needed for a row of \(members.count) nodes")
+            }
+            var connected: [String]? = nil
+            if let list = item["connected"] {
+                guard let entries = list.arrayValue?.compactMap(\.stringValue), entries.count == list.arrayValue?.count else {
+                    throw SwiftCNNError.invalidArgument("summary row \(i): \"connected\" must be a list of strings")
+                }
+                connected = entries
+            }
+            return SummaryRow(name: name, type: type, nodes: members, outputs: outputs, connectedTo: connected)
+        }
+    }
+
+    /// The Keras `summary()` table: "Layer (type)", "Output Shape" (`(None, 26, 26, 32)`), "Param #" (with thousands
+    /// separators), "Receptive field" (input pixels, for image outputs) and, when any row has one, "Connected to";
+    /// then the total, trainable and non-trainable counts. A node in several rows counts once in the totals;
+    /// BatchNormalization's moving statistics are non-trainable (`trainableParameterTensors`), as is a frozen node.
+    public func summary(title: String = "sequential", rows: [SummaryRow]? = nil) -> String {
+        let rows = rows ?? defaultSummaryRows
+        let fields = receptiveFields()
+        let connected = rows.contains { $0.connectedTo != nil }
+        let headers = ["Layer (type)", "Output Shape", "Param #", "Receptive field"] + (connected ? ["Connected to"] : [])
+        let cells: [[String]] = rows.map { row in
+            let params = row.nodes.reduce(0) { $0 + nodes[$1].layer.parameterCount }
+            let shapes = row.outputs.map { "(None, " + nodes[$0].shape.map(String.init).joined(separator: ", ") + ")" }
+            let rf = fields[row.outputs[0]].map { $0.size.0 == $0.size.1 ? "\($0.size.0)" : "\($0.size.0)x\($0.size.1)" } ?? "-"
+            var line = ["\(row.name) (\(row.type))", shapes.count == 1 ? shapes[0] : "[" + shapes.joined(separator: ", ") + "]",
+                        groupedThousands(params), rf]
+            if connected {
+                let from = row.connectedTo ?? []
+                line.append(from.isEmpty ? "-" : from.joined(separator: ", "))
+            }
+            return line
+        }
+        // Widths in code points, as Python's len() counts them, so the table lines up like the one Keras prints.
+        func width(_ s: String) -> Int { s.unicodeScalars.count }
+        let widths = headers.indices.map { c in (cells.map { width($0[c]) } + [width(headers[c])]).max()! + 3 }
+        let total = widths.reduce(0, +)
+        func format(_ line: [String]) -> String {
+            var out = ""
+            for (cell, w) in zip(line, widths) { out += cell + String(repeating: " ", count: max(w - width(cell), 0)) }
+            while out.last == " " { out.removeLast() }
+            return out
+        }
+        var lines = ["Model: \"\(title)\"", String(repeating: "_", count: total), format(headers), String(repeating: "=", count: total)]
+        for (i, line) in cells.enumerated() {
+            lines.append(format(line))
+            lines.append(String(repeating: i < cells.count - 1 ? "_" : "=", count: total))
+        }
+        var counted = Set<Int>(), all = 0, trainable = 0
+        for row in rows {
+            for n in row.nodes where counted.insert(n).inserted {
+                all += nodes[n].layer.parameterCount
+                trainable += nodes[n].trainable ? nodes[n].layer.trainableParameterCount : 0
+            }
+        }
+        lines += ["Total params: \(groupedThousands(all))", "Trainable params: \(groupedThousands(trainable))",
+                  "Non-trainable params: \(groupedThousands(all - trainable))", String(repeating: "_", count: total)]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `1234567` → `"1,234,567"`, as Python's `f"{n:,}"` writes it.
+func groupedThousands(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(d)
+    }
+    return n < 0 ? "-" + out : out
 }

@@ -1,6 +1,8 @@
 /// The placeholder layer of an input node: it has a fixed per-sample shape and no computation.
 public final class InputLayer: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "InputLayer" }
     public let shape: [Int]
 
@@ -9,8 +11,18 @@ public final class InputLayer: Layer {
         self.shape = shape
     }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] { shape }
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {}
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {}
+    /// Hyper-parameters as text.
     public var config: [(String, String)] { [("shape", shape.map(String.init).joined(separator: ","))] }
+
+    /// An input pixel sees itself.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { .pixel }
+
+    /// Nothing is computed.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 0 }
 }

@@ -1,12 +1,21 @@
-/// A straight stack of layers for Swift programs, mirroring Keras's `Sequential`:
+/// A straight stack of layers for Swift programs, mirroring Keras's `Sequential`. The engine runs one training
+/// step; the program owns the loop over epochs and batches (as Python's `fit` does):
 ///
 ///     let model = try Sequential(inputShape: [28, 28, 1], layers: [
-///         Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), MaxPooling2D(), Flatten(),
+///         Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), Pooling2D(mode: .max), Flatten(),
 ///         Dense(units: 10, activation: .softmax)])
 ///     try model.compile(optimizer: Optimizer(kind: .rmsprop), loss: .sparseCategoricalCrossentropy, metrics: ["accuracy"])
-///     let history = try model.fit(x: images, y: labels, batchSize: 64, epochs: 5)
+///     let n = images.shape[0], batchSize = 64                  // images: Tensor [n, 28, 28, 1], labels: Tensor [n]
+///     for epoch in 1...5 {
+///         for start in stride(from: 0, to: n, by: batchSize) {
+///             let (loss, accuracy) = try model.trainStep(x: images.data + start * 784, y: labels.data + start,
+///                                                        batch: min(batchSize, n - start))
+///         }
+///     }
 public final class Sequential {
+    /// The layers' graph (an input node, then one node per layer).
     public let graph = Graph()
+    /// The graph with its loss, optimizer and metric.
     public let model: Model
     private var seed: UInt64
 
@@ -40,67 +49,27 @@ public final class Sequential {
         try model.compile(optimizer: optimizer, loss: loss, metric: try metrics.first.map { try Metric(name: $0, loss: loss) })
     }
 
-    /// Trains for `epochs` passes over `x` (N × input shape) and `y` (N × targets); returns per-epoch `loss` and
-    /// `accuracy` (when compiled with it).
-    @discardableResult
-    public func fit(x: Tensor, y: Tensor, batchSize: Int = 32, epochs: Int = 1, shuffle: Bool = true,
-                    verbose: Bool = false) throws -> [String: [Double]] {
-        guard let targetSize = model.targetSize else { throw SwiftCNNError.invalidState("You must call `compile()` before using the model.") }
-        let n = x.shape.first ?? 0
-        let inputSize = graph.nodes[graph.inputNodes[0]].sampleSize
-        guard n > 0, x.count == n * inputSize else {
-            throw SwiftCNNError.invalidArgument("x has shape \(x.shape); expected (N, \(graph.nodes[0].shape)) with N > 0")
-        }
-        guard y.count == n * targetSize else {
-            throw SwiftCNNError.invalidArgument("y has \(y.count) values; \(n) samples need \(n * targetSize)")
-        }
-        guard batchSize > 0, epochs >= 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0 and epochs >= 0") }
-        var history: [String: [Double]] = ["loss": [], "accuracy": []]
-        let batchSize = min(batchSize, n)   // n samples exist, so n × sample sizes fit in memory
-        let xBatch = try FloatBuffer(count: batchSize * inputSize), yBatch = try FloatBuffer(count: batchSize * targetSize)
-        for epoch in 0..<epochs {
-            var rng = RNG(seed: seed, stream: 0x5348_5546 &+ UInt64(epoch))
-            let order = shuffle ? rng.permutation(n) : Array(0..<n)
-            var lossSum = 0.0, metricSum = 0.0
-            var start = 0
-            while start < n {
-                let count = min(batchSize, n - start)
-                for (row, sample) in order[start..<(start + count)].enumerated() {
-                    (xBatch.pointer + row * inputSize).update(from: x.data + sample * inputSize, count: inputSize)
-                    (yBatch.pointer + row * targetSize).update(from: y.data + sample * targetSize, count: targetSize)
-                }
-                let r = try model.trainStep(x: xBatch.pointer, xCount: count * inputSize, y: yBatch.pointer,
-                                            yCount: count * targetSize, batch: count)
-                lossSum += r.loss * Double(count)
-                metricSum += r.metric * Double(count)
-                start += count
-            }
-            history["loss"]!.append(lossSum / Double(n))
-            history["accuracy"]!.append(metricSum / Double(n))
-            if verbose { print("Epoch \(epoch + 1)/\(epochs) - loss: \(history["loss"]!.last!) - accuracy: \(history["accuracy"]!.last!)") }
-        }
-        return history
+    /// One optimisation step (forward, loss, backward, update, metric) on `batch` samples: `x` holds batch × input
+    /// shape floats, `y` batch × target floats. Validates first; on error nothing changes. See `Model.trainStep`.
+    public func trainStep(x: UnsafePointer<Float>, y: UnsafePointer<Float>, batch: Int) throws -> (loss: Double, metric: Double) {
+        let (xCount, yCount) = try counts(batch)
+        return try model.trainStep(x: x, xCount: xCount, y: y, yCount: yCount, batch: batch)
     }
 
-    /// Mean loss and metric over `x`, `y` in inference mode.
-    public func evaluate(x: Tensor, y: Tensor, batchSize: Int = 32) throws -> (loss: Double, accuracy: Double) {
+    /// Loss and metric on `batch` samples in inference mode (no update).
+    public func testStep(x: UnsafePointer<Float>, y: UnsafePointer<Float>, batch: Int) throws -> (loss: Double, metric: Double) {
+        let (xCount, yCount) = try counts(batch)
+        return try model.testStep(x: x, xCount: xCount, y: y, yCount: yCount, batch: batch)
+    }
+
+    /// Input and target float counts of a batch; throws before `compile`.
+    private func counts(_ batch: Int) throws -> (Int, Int) {
         guard let targetSize = model.targetSize else { throw SwiftCNNError.invalidState("You must call `compile()` before using the model.") }
-        let n = x.shape.first ?? 0
-        let inputSize = graph.nodes[graph.inputNodes[0]].sampleSize
-        guard n > 0, x.count == n * inputSize, y.count == n * targetSize else {
-            throw SwiftCNNError.invalidArgument("x and y must hold the same number (> 0) of samples of the model's shapes")
-        }
-        guard batchSize > 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0, received \(batchSize)") }
-        var lossSum = 0.0, metricSum = 0.0, start = 0
-        while start < n {
-            let count = min(batchSize, n - start)
-            let r = try model.testStep(x: x.data + start * inputSize, xCount: count * inputSize,
-                                       y: y.data + start * targetSize, yCount: count * targetSize, batch: count)
-            lossSum += r.loss * Double(count)
-            metricSum += r.metric * Double(count)
-            start += count
-        }
-        return (lossSum / Double(n), metricSum / Double(n))
+        guard batch > 0 else { throw SwiftCNNError.invalidArgument("The batch is empty (0 samples).") }
+        let (x, xOverflow) = batch.multipliedReportingOverflow(by: graph.nodes[graph.inputNodes[0]].sampleSize)
+        let (y, yOverflow) = batch.multipliedReportingOverflow(by: targetSize)
+        guard !xOverflow, !yOverflow else { throw SwiftCNNError.invalidArgument("batch \(batch) is too large") }
+        return (x, y)
     }
 
     /// Inference-mode outputs for every sample of `x`.

@@ -3,7 +3,9 @@
 /// Keras, which matters for fine-tuning), uses the running statistics.
 /// Weights (Keras order): gamma, beta, moving_mean, moving_variance; the last two are not trained.
 public final class BatchNormalization: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "BatchNormalization" }
     public let momentum: Float
     public let epsilon: Float
@@ -20,6 +22,7 @@ public final class BatchNormalization: Layer {
         self.scale = scale
     }
 
+    /// Reads the C ABI's text configuration (see README, "Layer configuration keys").
     public convenience init(config c: LayerConfig, name: String) throws {
         let momentum = try c.double("momentum", default: 0.99), epsilon = try c.double("epsilon", default: 1e-3)
         guard momentum >= 0, momentum <= 1, epsilon > 0 else {
@@ -39,11 +42,14 @@ public final class BatchNormalization: Layer {
     private var betaIndex: Int? { center ? (scale ? 1 : 0) : nil }
     private var meanIndex: Int { (scale ? 1 : 0) + (center ? 1 : 0) }
 
+    /// Parameter shapes in Keras layout, known after `build`.
     public var parameterShapes: [[Int]] {
         Array(repeating: [channels], count: (scale ? 1 : 0) + (center ? 1 : 0) + 2)
     }
+    /// How many of the parameter tensors the optimizer updates.
     public var trainableParameterTensors: Int { (scale ? 1 : 0) + (center ? 1 : 0) }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         try requireInputCount(self, inputShapes, 1)
         channels = inputShapes[0].last!
@@ -51,6 +57,7 @@ public final class BatchNormalization: Layer {
         return inputShapes[0]
     }
 
+    /// Fills the parameters with their initial values.
     public func initializeParameters(_ p: [UnsafeMutablePointer<Float>], rng: inout RNG) {
         if let g = gammaIndex { p[g].initialize(repeating: 1, count: channels) }
         if let b = betaIndex { p[b].initialize(repeating: 0, count: channels) }
@@ -68,6 +75,7 @@ public final class BatchNormalization: Layer {
     private var sumA: [Double] = []
     private var sumB: [Double] = []
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let rows = io.batch * rowsPerSample, c = channels
         let x = io.inputs[0], y = io.output
@@ -104,6 +112,7 @@ public final class BatchNormalization: Layer {
         }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         let rows = io.batch * rowsPerSample, c = channels
         let dy = io.outputGrad, xhat = io.workspace, invStd = io.workspace + rows * c + c
@@ -141,7 +150,14 @@ public final class BatchNormalization: Layer {
         }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] {
         [("momentum", "\(momentum)"), ("epsilon", "\(epsilon)"), ("center", center ? "1" : "0"), ("scale", scale ? "1" : "0")]
     }
+
+    /// The same pixels as its widest input: the layer works per pixel.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { ReceptiveField.widest(inputs) }
+
+    /// A multiply and an add per value (the statistics folded into scale and shift).
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 2 * elementCount(outputShape) }
 }

@@ -1,13 +1,17 @@
 /// Keras `Concatenate(axis=-1)`: joins inputs along the last (channel) axis (Inception and DenseNet blocks).
 public final class Concatenate: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "Concatenate" }
     private var widths: [Int] = []
     private var rowsPerSample = 1
     private var totalWidth = 0
 
+    /// A layer with the given name (the model makes names unique).
     public init(name: String = "") { self.name = name }
 
+    /// Reads the C ABI's text configuration (see README, "Layer configuration keys").
     public convenience init(config c: LayerConfig, name: String) throws {
         let axis = try c.int("axis", default: -1)
         guard axis == -1 || axis == 3 else {
@@ -16,6 +20,7 @@ public final class Concatenate: Layer {
         self.init(name: name)
     }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         guard inputShapes.count >= 2 else {
             throw SwiftCNNError.invalidArgument("Layer '\(name)' (Concatenate) should be called on a list of at least 2 inputs. Received: \(inputShapes.count) input(s)")
@@ -31,6 +36,7 @@ public final class Concatenate: Layer {
         return lead + [totalWidth]
     }
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let rows = io.batch * rowsPerSample
         var offset = 0
@@ -41,6 +47,7 @@ public final class Concatenate: Layer {
         }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         let rows = io.batch * rowsPerSample
         var offset = 0
@@ -53,5 +60,12 @@ public final class Concatenate: Layer {
         }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] { [("axis", "-1")] }
+
+    /// The widest of the joined inputs' fields.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { ReceptiveField.widest(inputs) }
+
+    /// Copies only.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 0 }
 }

@@ -1,27 +1,39 @@
 /// 2-D convolution over NHWC images, Keras `Conv2D`: kernel HWIO `(kh, kw, in, filters)`, bias `(filters,)`.
 /// Forward is im2col + GEMM (M = batch·outH·outW, N = filters, K = kh·kw·in), then bias and activation.
 public final class Conv2D: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "Conv2D" }
+    /// Number of output channels.
     public let filters: Int
+    /// Window size, (rows, columns).
     public let kernelSize: (Int, Int)
+    /// Step of the window, (rows, columns).
     public let strides: (Int, Int)
-    public let same: Bool
+    /// Border rule, Keras `padding`.
+    public let padding: Padding
+    /// Spacing of the window's taps, Keras `dilation_rate`.
     public let dilation: (Int, Int)
+    /// Activation applied to the output.
     public let activation: Activation
+    /// Whether a bias is added.
     public let useBias: Bool
+    /// Initial values of the kernel.
     public let kernelInitializer: Initializer
+    /// Initial values of the bias.
     public let biasInitializer: Initializer
     private var geometry: WindowGeometry?
 
-    public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: String = "valid",
+    /// Keras `Conv2D(filters, kernel_size, strides, padding, dilation_rate, activation, use_bias, ...)`.
+    public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 dilationRate: (Int, Int) = (1, 1), activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros, name: String = "") {
         self.name = name
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
-        self.same = padding == "same"
+        self.padding = padding
         self.dilation = dilationRate
         self.activation = activation
         self.useBias = useBias
@@ -29,11 +41,9 @@ public final class Conv2D: Layer {
         self.biasInitializer = biasInitializer
     }
 
+    /// Reads the C ABI's text configuration (see README, "Layer configuration keys").
     public convenience init(config c: LayerConfig, name: String) throws {
-        let padding = try c.string("padding", default: "valid")
-        guard padding == "valid" || padding == "same" else {
-            throw SwiftCNNError.invalidArgument("Conv2D: padding must be 'valid' or 'same', received '\(padding)'")
-        }
+        let padding = try Padding(config: c)
         let strides = try c.pair("strides", default: (1, 1)), dilation = try c.pair("dilation_rate", default: (1, 1))
         if (strides.0 > 1 || strides.1 > 1) && (dilation.0 > 1 || dilation.1 > 1) {
             throw SwiftCNNError.invalidArgument("Conv2D: strides > 1 not supported in conjunction with dilation_rate > 1. "
@@ -46,19 +56,22 @@ public final class Conv2D: Layer {
                   biasInitializer: try Initializer(name: c.string("bias_initializer", default: "zeros")), name: name)
     }
 
+    /// Parameter shapes in Keras layout, known after `build`.
     public var parameterShapes: [[Int]] {
         let inC = geometry?.channels ?? 0
         return [[kernelSize.0, kernelSize.1, inC, filters]] + (useBias ? [[filters]] : [])
     }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         let (h, w, c) = try requireImageInput(self, inputShapes)
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: kernelSize, stride: strides, dilation: dilation,
-                                   same: same, layer: "Layer '\(name)' (Conv2D)")
+                                   same: padding == .same, layer: "Layer '\(name)' (Conv2D)")
         geometry = g
         return [g.outH, g.outW, filters]
     }
 
+    /// Fills the parameters with their initial values.
     public func initializeParameters(_ p: [UnsafeMutablePointer<Float>], rng: inout RNG) {
         let g = geometry!, receptive = kernelSize.0 * kernelSize.1
         kernelInitializer.fill(p[0], count: g.patchSize * filters, fanIn: receptive * g.channels, fanOut: receptive * filters, rng: &rng)
@@ -70,6 +83,7 @@ public final class Conv2D: Layer {
         kernelSize == (1, 1) && strides == (1, 1)
     }
 
+    /// Scratch floats for a batch.
     public func workspaceSize(batch: Int) -> Int {
         let g = geometry!
         // The pre-activation gradient, then one region that holds the kernel as the chunks' GEMMs read it: packed
@@ -79,6 +93,7 @@ public final class Conv2D: Layer {
         return batch * g.outH * g.outW * filters + kernelCopy
     }
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let g = geometry!
         let m = io.batch * g.outH * g.outW
@@ -117,6 +132,7 @@ public final class Conv2D: Layer {
         if let pool = io.fusedMaxPool { maxPoolForward(io.output, batch: io.batch, pool.geometry, output: pool.output) }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         let g = geometry!
         let m = io.batch * g.outH * g.outW
@@ -177,12 +193,23 @@ public final class Conv2D: Layer {
         for t in 1..<threads { accumulate(job.partialSums + (t - 1) * size, into: dW, count: size) }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] {
         [("filters", "\(filters)"), ("kernel_size", "\(kernelSize.0),\(kernelSize.1)"),
-         ("strides", "\(strides.0),\(strides.1)"), ("padding", same ? "same" : "valid"),
+         ("strides", "\(strides.0),\(strides.1)"), ("padding", padding.rawValue),
          ("dilation_rate", "\(dilation.0),\(dilation.1)"), ("activation", activation.rawValue),
          ("use_bias", useBias ? "1" : "0"), ("kernel_initializer", kernelInitializer.rawValue),
          ("bias_initializer", biasInitializer.rawValue)]
+    }
+
+    /// The input's field widened by the (dilated) kernel and multiplied by the stride.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { inputs[0]?.through(geometry!) }
+
+    /// Two per kernel tap and input channel for each output value, plus the bias.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        let outputs = elementCount(outputShape)
+        // Saturating: a huge kernel on a big image exceeds Int (the weights can be within limits).
+        return saturatingAdd(saturatingProduct([2, kernelSize.0, kernelSize.1, inputShapes[0][2], outputs]), useBias ? outputs : 0)
     }
 }
 

@@ -1,6 +1,8 @@
 /// Fully connected layer on the last axis, Keras `Dense`: kernel `(in, units)`, bias `(units,)`.
 public final class Dense: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "Dense" }
     public let units: Int
     public let activation: Activation
@@ -20,6 +22,7 @@ public final class Dense: Layer {
         self.biasInitializer = biasInitializer
     }
 
+    /// Reads the C ABI's text configuration (see README, "Layer configuration keys").
     public convenience init(config c: LayerConfig, name: String) throws {
         self.init(units: try c.int("units", min: 1), activation: try Activation(name: c.string("activation", default: "linear")),
                   useBias: try c.bool("use_bias", default: true),
@@ -27,8 +30,10 @@ public final class Dense: Layer {
                   biasInitializer: try Initializer(name: c.string("bias_initializer", default: "zeros")), name: name)
     }
 
+    /// Parameter shapes in Keras layout, known after `build`.
     public var parameterShapes: [[Int]] { [[inputWidth, units]] + (useBias ? [[units]] : []) }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         try requireInputCount(self, inputShapes, 1)
         let s = inputShapes[0]
@@ -37,13 +42,16 @@ public final class Dense: Layer {
         return Array(s.dropLast()) + [units]
     }
 
+    /// Fills the parameters with their initial values.
     public func initializeParameters(_ p: [UnsafeMutablePointer<Float>], rng: inout RNG) {
         kernelInitializer.fill(p[0], count: inputWidth * units, fanIn: inputWidth, fanOut: units, rng: &rng)
         if useBias { biasInitializer.fill(p[1], count: units, fanIn: inputWidth, fanOut: units, rng: &rng) }
     }
 
+    /// Scratch floats for a batch.
     public func workspaceSize(batch: Int) -> Int { batch * rowsPerSample * units }
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let m = io.batch * rowsPerSample
         // Bias and ReLU ride in the GEMM's epilogue; other activations take a pass of their own.
@@ -54,6 +62,7 @@ public final class Dense: Layer {
         if !fused { activation.forward(io.output, rows: m, width: units) }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         let m = io.batch * rowsPerSample
         let preGrad = io.workspace
@@ -72,8 +81,18 @@ public final class Dense: Layer {
         }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] {
         [("units", "\(units)"), ("activation", activation.rawValue), ("use_bias", useBias ? "1" : "0"),
          ("kernel_initializer", kernelInitializer.rawValue), ("bias_initializer", biasInitializer.rawValue)]
+    }
+
+    /// The same pixels as its widest input: the layer works per pixel.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { ReceptiveField.widest(inputs) }
+
+    /// Two per input value for each output value, plus the bias.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        let outputs = elementCount(outputShape)
+        return 2 * inputShapes[0].last! * outputs + (useBias ? outputs : 0)
     }
 }

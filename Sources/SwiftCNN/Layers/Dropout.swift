@@ -1,7 +1,9 @@
 /// Keras `Dropout`: at training time zeroes each element with probability `rate` and scales the rest by
 /// 1/(1−rate); identity at inference. The mask comes from the engine RNG (step seed, layer seed, element index).
 public final class Dropout: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "Dropout" }
     public let rate: Float
     public let seed: UInt64
@@ -17,6 +19,7 @@ public final class Dropout: Layer {
         self.seed = seed ?? (0x4452_4F50 &+ Dropout.created &* 0x9E37_79B9_7F4A_7C15)
     }
 
+    /// Reads the C ABI's text configuration (see README, "Layer configuration keys").
     public convenience init(config c: LayerConfig, name: String) throws {
         let rate = try c.double("rate")
         guard rate >= 0, rate < 1 else {
@@ -25,6 +28,7 @@ public final class Dropout: Layer {
         self.init(rate: Float(rate), seed: c.values["seed"] == nil ? nil : UInt64(bitPattern: Int64(try c.int("seed"))), name: name)
     }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         try requireInputCount(self, inputShapes, 1)
         size = inputShapes[0].reduce(1, *)
@@ -34,6 +38,7 @@ public final class Dropout: Layer {
     /// The scale factor per element (0 or 1/(1−rate)) kept for backward.
     public func workspaceSize(batch: Int) -> Int { batch * size }
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let count = io.batch * size
         guard io.training, rate > 0 else {
@@ -54,6 +59,7 @@ public final class Dropout: Layer {
         }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         guard io.needsInputGrad[0] else { return }
         let count = io.batch * size
@@ -64,5 +70,12 @@ public final class Dropout: Layer {
         for i in 0..<count { io.inputGrads[0][i] = io.outputGrad[i] * io.workspace[i] }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] { [("rate", "\(rate)"), ("seed", "\(seed)")] }
+
+    /// The same pixels as its widest input: the layer works per pixel.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { ReceptiveField.widest(inputs) }
+
+    /// One operation per value.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { elementCount(outputShape) }
 }

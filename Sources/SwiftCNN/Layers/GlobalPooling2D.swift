@@ -1,39 +1,46 @@
 /// Keras `GlobalAveragePooling2D` / `GlobalMaxPooling2D`: (h, w, c) → (c,).
 public final class GlobalPooling2D: Layer {
+    /// Unique name within a model.
     public var name: String
-    public let max: Bool
-    public var typeName: String { max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
+    /// Max or average over all pixels.
+    public let mode: PoolingMode
+    /// Keras class name: `GlobalMaxPooling2D` or `GlobalAveragePooling2D`.
+    public var typeName: String { mode == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
     private var h = 0, w = 0, c = 0
 
-    public init(max: Bool, name: String = "") {
+    /// A global pooling of the given mode.
+    public init(mode: PoolingMode, name: String = "") {
         self.name = name
-        self.max = max
+        self.mode = mode
     }
 
+    /// Checks the image input; the output is one value per channel.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         (h, w, c) = try requireImageInput(self, inputShapes)
         return [c]
     }
 
+    /// Max or mean of each channel over all pixels.
     public func forward(_ io: LayerIO) {
-        let pixels = h * w
+        let pixels = h * w, isMax = mode == .max
         for b in 0..<io.batch {
             let x = io.inputs[0] + b * pixels * c, y = io.output + b * c
-            for ch in 0..<c { y[ch] = max ? -Float.infinity : 0 }
+            for ch in 0..<c { y[ch] = isMax ? -Float.infinity : 0 }
             for p in 0..<pixels {
-                for ch in 0..<c { y[ch] = max ? Swift.max(y[ch], x[p * c + ch]) : y[ch] + x[p * c + ch] }
+                for ch in 0..<c { y[ch] = isMax ? max(y[ch], x[p * c + ch]) : y[ch] + x[p * c + ch] }
             }
-            if !max { for ch in 0..<c { y[ch] /= Float(pixels) } }
+            if !isMax { for ch in 0..<c { y[ch] /= Float(pixels) } }
         }
     }
 
+    /// Routes each channel's gradient to its first maximum, or spreads it evenly over the pixels.
     public func backward(_ io: LayerIO) {
         guard io.needsInputGrad[0] else { return }
         let pixels = h * w
         for b in 0..<io.batch {
             let x = io.inputs[0] + b * pixels * c, y = io.output + b * c
             let dx = io.inputGrads[0] + b * pixels * c, dy = io.outputGrad + b * c
-            if max {
+            if mode == .max {
                 dx.initialize(repeating: 0, count: pixels * c)
                 // The gradient goes to the first maximum of each channel.
                 for ch in 0..<c {
@@ -45,4 +52,10 @@ public final class GlobalPooling2D: Layer {
             }
         }
     }
+
+    /// The output is a vector: no receptive field.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { nil }
+
+    /// One operation per input value.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { elementCount(inputShapes[0]) }
 }

@@ -34,6 +34,7 @@ public struct LayerIO {
     /// each chunk of the convolution's output is still in cache (the graph then skips the pooling's forward).
     public var fusedMaxPool: FusedMaxPool? = nil
 
+    /// Collects the buffers of one node for one batch size (the graph calls it when it plans).
     public init(batch: Int, training: Bool, inputs: [UnsafeMutablePointer<Float>], output: UnsafeMutablePointer<Float>,
                 outputGrad: UnsafeMutablePointer<Float>, inputGrads: [UnsafeMutablePointer<Float>], needsInputGrad: [Bool],
                 parameters: [UnsafeMutablePointer<Float>], parameterGrads: [UnsafeMutablePointer<Float>],
@@ -47,7 +48,9 @@ public struct LayerIO {
 
 /// A max pooling computed by the layer that produces its input: its window and where its output goes.
 public struct FusedMaxPool {
+    /// The pooling's window over the convolution's output.
     public let geometry: WindowGeometry
+    /// Where the pooled values go (the pooling node's activation).
     public let output: UnsafeMutablePointer<Float>
 }
 
@@ -76,13 +79,24 @@ public protocol Layer: AnyObject {
     func backward(_ io: LayerIO)
     /// Hyper-parameters as strings, in the form the layer was created from (for saving and summaries).
     var config: [(String, String)] { get }
+    /// The receptive field of the layer's output (an image), given the fields of its inputs in input order (nil
+    /// for an input that is not an image). Called after `build`; the graph asks only for image outputs.
+    func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField?
+    /// Floating-point operations of one sample's forward pass (a multiply-add counts as 2), as MATLAB's
+    /// analyzeNetwork counts them. Called after `build` with the shapes `build` saw and returned.
+    func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int
 }
 
 extension Layer {
+    /// No parameters unless the layer says otherwise.
     public var parameterShapes: [[Int]] { [] }
+    /// Every parameter tensor is trained unless the layer says otherwise.
     public var trainableParameterTensors: Int { parameterShapes.count }
+    /// Nothing to initialise for a layer without parameters.
     public func initializeParameters(_ parameters: [UnsafeMutablePointer<Float>], rng: inout RNG) {}
+    /// No scratch unless the layer asks for some.
     public func workspaceSize(batch: Int) -> Int { 0 }
+    /// No hyper-parameters unless the layer lists some.
     public var config: [(String, String)] { [] }
 
     /// Number of scalar parameters.

@@ -32,8 +32,8 @@ public enum LayerRegistry {
         case "Dense": return try Dense(config: config, name: name)
         case "MaxPooling2D": return try Pooling2D(mode: .max, config: config, name: name)
         case "AveragePooling2D": return try Pooling2D(mode: .average, config: config, name: name)
-        case "GlobalAveragePooling2D": return GlobalPooling2D(max: false, name: name)
-        case "GlobalMaxPooling2D": return GlobalPooling2D(max: true, name: name)
+        case "GlobalAveragePooling2D": return GlobalPooling2D(mode: .average, name: name)
+        case "GlobalMaxPooling2D": return GlobalPooling2D(mode: .max, name: name)
         case "Flatten": return Flatten(name: name)
         case "Dropout": return try Dropout(config: config, name: name)
         case "Activation":

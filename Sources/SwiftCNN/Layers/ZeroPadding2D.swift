@@ -1,6 +1,8 @@
 /// Keras `ZeroPadding2D`: adds rows and columns of zeros around each image.
 public final class ZeroPadding2D: Layer {
+    /// Unique name within a model.
     public var name: String
+    /// Keras class name.
     public var typeName: String { "ZeroPadding2D" }
     /// top, bottom, left, right
     public let padding: (Int, Int, Int, Int)
@@ -28,6 +30,7 @@ public final class ZeroPadding2D: Layer {
         }
     }
 
+    /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         (h, w, c) = try requireImageInput(self, inputShapes)
         let limit = Graph.maxSampleSize, what = "Layer '\(name)' (ZeroPadding2D): padded"
@@ -36,6 +39,7 @@ public final class ZeroPadding2D: Layer {
         return [rows, cols, c]
     }
 
+    /// Computes the output from the inputs.
     public func forward(_ io: LayerIO) {
         let outH = h + padding.0 + padding.1, outW = w + padding.2 + padding.3
         io.output.initialize(repeating: 0, count: io.batch * outH * outW * c)
@@ -48,6 +52,7 @@ public final class ZeroPadding2D: Layer {
         }
     }
 
+    /// Computes the input and parameter gradients from the output gradient.
     public func backward(_ io: LayerIO) {
         guard io.needsInputGrad[0] else { return }
         let outH = h + padding.0 + padding.1, outW = w + padding.2 + padding.3
@@ -59,5 +64,12 @@ public final class ZeroPadding2D: Layer {
         }
     }
 
+    /// Hyper-parameters as text.
     public var config: [(String, String)] { [("padding", "\(padding.0),\(padding.1),\(padding.2),\(padding.3)")] }
+
+    /// The same field; the first output pixel lies `top` rows and `left` columns before the first input pixel.
+    public func receptiveField(inputs: [ReceptiveField?]) -> ReceptiveField? { inputs[0]?.padded(top: padding.0, left: padding.2) }
+
+    /// Copies only.
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 0 }
 }

@@ -43,6 +43,25 @@ public func checkedProduct(_ values: [Int], _ what: @autoclosure () -> String, l
     return product
 }
 
+/// The product of `values`, or Int.max when it overflows: for counts that are reported, not allocated (FLOPs,
+/// receptive fields), where "more than Int.max" is the honest answer.
+public func saturatingProduct(_ values: [Int]) -> Int {
+    var product = 1
+    for v in values {
+        let (p, overflow) = product.multipliedReportingOverflow(by: v)
+        if overflow { return v < 0 || product < 0 ? Int.min : Int.max }
+        product = p
+    }
+    return product
+}
+
+/// `a + b`, or Int.max / Int.min when the sum overflows.
+@inline(__always)
+public func saturatingAdd(_ a: Int, _ b: Int) -> Int {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? (b > 0 ? Int.max : Int.min) : sum
+}
+
 /// `value` converted to an integer if it is finite and inside `range`, else `invalidArgument` naming `what`.
 /// Use instead of `Int(x)`, which traps on NaN, infinities and values beyond Int's range.
 public func checkedInt(_ value: Double, _ what: @autoclosure () -> String, range: ClosedRange<Int>) throws -> Int {

@@ -95,6 +95,33 @@ int32_t scnn_model_node_flops(scnn_model *model, int32_t node, int64_t *out);
 int32_t scnn_model_save_weights(scnn_model *model, const char *path);
 int32_t scnn_model_load_weights(scnn_model *model, const char *path);
 
+/* Model file (format version 2; version 1 files are read too; layout in README, "Model file format").
+ * scnn_model_save writes the parameters in node order, and with include_optimizer != 0 on a compiled model the
+ * optimizer's state slots and update count, under `header_json`: the caller's JSON object (e.g. {"kind": "model",
+ * "model": {...}, "compile": {...}}) to which the engine sets "arrays" and "optimizer_state". Atomic: a temporary
+ * file created exclusively in the target folder (mode 0666 & ~umask), fsynced, renamed, folder fsynced; stale
+ * temporaries of dead processes are removed. SCNN_E_INVALID for a header that is not a JSON object. */
+int32_t scnn_model_save(scnn_model *model, const char *path, const char *header_json, int32_t include_optimizer);
+/* Validates a file (regular file, magic, version, every length against the real size, checksum) without loading it,
+ * and copies its header JSON text, NUL-terminated, into `out` when capacity >= *needed. *needed is always set to the
+ * text's length + 1; call with out = NULL, capacity = 0 to learn it. SCNN_E_IO: cannot be opened or not a regular
+ * file (directory, FIFO, device); SCNN_E_INVALID: wrong content. */
+int32_t scnn_file_read_header(const char *path, char *out, int64_t capacity, int64_t *needed);
+/* Loads a file into the model: every weight array's count and shape is checked against the graph (by position), the
+ * checksum verified, then all weights are replaced at once; on any error nothing changes. With include_optimizer != 0
+ * on a compiled model and a file holding optimizer state, the slots (their number must match the optimizer's) and
+ * the update count are restored too; *optimizer_restored (may be NULL) says whether they were. */
+int32_t scnn_model_load(scnn_model *model, const char *path, int32_t include_optimizer, int32_t *optimizer_restored);
+
+/* The Keras summary table as text (lines end in '\n'), copied NUL-terminated into `out` when capacity >= *needed
+ * (*needed = length + 1, always set). rows_json NULL or "": one row per layer node. Otherwise a JSON array of rows
+ * {"name": str, "type": str, "nodes": [node ids whose parameters the row counts], "output": node id or [ids] whose
+ * shapes it shows (default: the last of "nodes"), "connected": [str] (optional; any row having it adds the
+ * "Connected to" column)}; "name"/"type" default to the layer's when "nodes" has one node. Totals count each node
+ * once; frozen nodes and BatchNormalization's moving statistics are non-trainable. */
+int32_t scnn_model_summary(scnn_model *model, const char *title, const char *rows_json, char *out, int64_t capacity,
+                           int64_t *needed);
+
 /* ---- training ---- */
 /* loss: "categorical_crossentropy" | "sparse_categorical_crossentropy" | "binary_crossentropy" | "mse".
  * optimizer: "sgd|rmsprop|adam" followed by ";key=value" settings, e.g. "adam;learning_rate=0.001;beta_1=0.9".
