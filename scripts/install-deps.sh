@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
-# dataset-fashion-mnist, and the Python packages. Does nothing that is already there.
+# dataset-fashion-mnist, and the Python packages (hypothesis drives the API fuzzer of `make fuzz`). Does nothing
+# that is already there.
 # (wheel: pip builds the package without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
@@ -16,7 +17,7 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
 fi
 
 missing=()
-for pkg in numpy pytest matplotlib setuptools wheel nbclient nbformat ipykernel h5py; do
+for pkg in numpy pytest matplotlib setuptools wheel nbclient nbformat ipykernel h5py hypothesis; do
     "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -35,10 +35,15 @@ public func scnn_get_num_threads(_ out: UnsafeMutablePointer<Int32>?) -> Int32 {
 @_cdecl("scnn_permutation")
 public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("scnn_permutation") {
-        guard n >= 0 else { throw SwiftCNNError.invalidArgument("permutation length must be >= 0, received \(n)") }
+        let n = try checkedCount(n, "permutation length", limit: maxElementCount)
         let out = try required(out, "out")
+        // Shuffled in the caller's buffer (no copy of n values is allocated); the same swaps as RNG.permutation.
+        let values = UnsafeMutableBufferPointer(start: out, count: n)
+        for i in 0..<n { values[i] = Int64(i) }
         var rng = RNG(seed: seed, stream: stream)
-        for (i, v) in rng.permutation(Int(n)).enumerated() { out[i] = Int64(v) }
+        if n > 1 {
+            for i in stride(from: n - 1, to: 0, by: -1) { values.swapAt(i, rng.nextInt(below: i + 1)) }
+        }
     }
 }
 
@@ -53,9 +58,12 @@ public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: In
     guarded("scnn_augment") {
         let input = try required(input, "in"), transforms = try required(transforms, "transforms")
         let out = try required(out, "out")
-        guard count >= 0, h > 0, w > 0, c > 0, h * w * c < (1 << 31) else {
+        guard count >= 0, h > 0, w > 0, c > 0 else {
             throw SwiftCNNError.invalidArgument("scnn_augment: count must be >= 0 and h, w, c > 0 (received \(count), \(h), \(w), \(c))")
         }
+        let image = try checkedProduct([Int(h), Int(w), Int(c)], "scnn_augment: image size h × w × c", limit: (1 << 31) - 1)
+        _ = try checkedMultiply(Int(count), image, "scnn_augment: count × image size", limit: maxElementCount)
+        _ = try checkedMultiply(Int(count), 9, "scnn_augment: transform parameters", limit: maxElementCount)
         guard let fill = FillMode(rawValue: fillMode) else {
             throw SwiftCNNError.invalidArgument("scnn_augment: fill_mode must be 0...3, received \(fillMode)")
         }

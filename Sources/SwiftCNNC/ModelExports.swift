@@ -24,7 +24,7 @@ public func scnn_model_add_input(_ model: OpaquePointer?, _ name: UnsafePointer<
         let name = try string(name, "name")
         let shape = try required(shape, "shape"), nodeOut = try required(nodeOut, "node_out")
         guard ndim >= 1, ndim < 8 else { throw SwiftCNNError.invalidArgument("input '\(name)': ndim must be 1...7, received \(ndim)") }
-        let dims = (0..<Int(ndim)).map { Int(clamping: shape[$0]) }
+        let dims = (0..<Int(ndim)).map { Int(shape[$0]) }
         try withModel(model) { h in nodeOut.pointee = Int32(try h.graph.addInput(shape: dims, name: name)) }
     }
 }
@@ -129,7 +129,7 @@ public func scnn_model_get_param(_ model: OpaquePointer?, _ node: Int32, _ index
         try withModel(model) { h in
             try requireBuilt(h.graph)
             let (n, shape) = try parameter(h.graph, node, index)
-            try requireCount(count, shape.reduce(1, *), "weights of layer '\(n.layer.name)'")
+            try requireCount(count, try checkedProduct(shape, "weights of layer '\(n.layer.name)'"), "weights of layer '\(n.layer.name)'")
             out.update(from: h.graph.parameterPointers(n)[Int(index)], count: Int(count))
         }
     }
@@ -143,7 +143,7 @@ public func scnn_model_set_param(_ model: OpaquePointer?, _ node: Int32, _ index
         try withModel(model) { h in
             try requireBuilt(h.graph)
             let (n, shape) = try parameter(h.graph, node, index)
-            try requireCount(count, shape.reduce(1, *), "weights of layer '\(n.layer.name)'")
+            try requireCount(count, try checkedProduct(shape, "weights of layer '\(n.layer.name)'"), "weights of layer '\(n.layer.name)'")
             for i in 0..<Int(count) where !values[i].isFinite {
                 throw SwiftCNNError.invalidArgument("weights for layer '\(n.layer.name)' contain a non-finite value (\(values[i])) at flat index \(i)")
             }
@@ -178,7 +178,7 @@ public func scnn_model_receptive_field(_ model: OpaquePointer?, _ node: Int32, _
 public func scnn_model_node_flops(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("scnn_model_node_flops") {
         let out = try required(out, "out")
-        try withModel(model) { h in out.pointee = Int64(h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
+        try withModel(model) { h in out.pointee = Int64(try h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
     }
 }
 

@@ -18,10 +18,11 @@ public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CC
 @_cdecl("scnn_model_set_learning_rate")
 public func scnn_model_set_learning_rate(_ model: OpaquePointer?, _ rate: Double) -> Int32 {
     guarded("scnn_model_set_learning_rate") {
-        guard rate.isFinite, rate >= 0 else { throw SwiftCNNError.invalidArgument("learning rate must be a finite number >= 0, received \(rate)") }
+        guard rate >= 0 else { throw SwiftCNNError.invalidArgument("learning rate must be a finite number >= 0, received \(rate)") }
+        let rate = try checkedFloat(rate, "learning rate")
         try withModel(model) { h in
             guard let opt = h.model.optimizer else { throw SwiftCNNError.invalidState("The model is not compiled.") }
-            opt.learningRate = Float(rate)
+            opt.learningRate = rate
         }
     }
 }
@@ -113,8 +114,10 @@ public func scnn_model_forward(_ model: OpaquePointer?, _ x: UnsafePointer<Float
             let g = h.graph
             guard g.inputNodes.count == 1 else { throw SwiftCNNError.invalidArgument("the model has \(g.inputNodes.count) inputs; scnn_model_forward feeds one") }
             guard batch > 0 else { throw SwiftCNNError.invalidArgument("batch must be > 0, received \(batch)") }
-            try requireCount(xCount, Int(batch) * g.nodes[g.inputNodes[0]].sampleSize, "input data")
-            g.forward(input: x, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            let batch = try checkedCount(batch, "batch")
+            try requireCount(xCount, try checkedMultiply(batch, g.nodes[g.inputNodes[0]].sampleSize, "input data of \(batch) samples",
+                                                         limit: maxElementCount), "input data")
+            try g.forward(input: x, batch: batch, training: training != 0, stepSeed: h.model.seed)
             h.didBackward = false
         }
     }
@@ -224,7 +227,9 @@ public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
                                            _ count: Int64, _ iterations: Int64) -> Int32 {
     guarded("scnn_model_set_optimizer_state") {
         let values = try required(values, "values")
-        guard iterations >= 0 else { throw SwiftCNNError.invalidArgument("iterations must be >= 0, received \(iterations)") }
+        guard iterations >= 0, iterations <= Int64(Optimizer.maxIterations) else {
+            throw SwiftCNNError.invalidArgument("iterations must be in 0...\(Optimizer.maxIterations), received \(iterations)")
+        }
         try withModel(model) { h in
             let opt = try compiledOptimizer(h)
             try requireSlot(opt, slot)
@@ -232,8 +237,8 @@ public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
             for i in 0..<Int(count) where !values[i].isFinite {
                 throw SwiftCNNError.invalidArgument("optimizer state contains a non-finite value at flat index \(i)")
             }
+            try opt.setIterations(Int(iterations))
             opt.stateSlot(Int(slot)).update(from: values, count: Int(count))
-            opt.setIterations(Int(iterations))
         }
     }
 }
@@ -296,8 +301,9 @@ public func scnn_model_forward_multi(_ model: OpaquePointer?, _ xs: UnsafePointe
         let (pointers, sizes) = try inputArrays(xs, counts, n)
         try withModel(model) { h in
             try requireBuilt(h.graph)
-            try h.model.checkInputs(pointers, sizes, Int(batch))
-            h.graph.forward(inputs: pointers, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            let batch = try checkedCount(batch, "batch")
+            try h.model.checkInputs(pointers, sizes, batch)
+            try h.graph.forward(inputs: pointers, batch: batch, training: training != 0, stepSeed: h.model.seed)
             h.didBackward = false
         }
     }

@@ -82,6 +82,13 @@ private func wrapIndex(_ i: Int, _ n: Int, _ mode: FillMode) -> Int? {
     }
 }
 
+/// A source coordinate limited to ±2^52 (NaN, from an infinite zoom times zero, counts as far outside).
+@inline(__always)
+private func sourceCoordinate(_ v: Double) -> Double {
+    let limit = 4_503_599_627_370_496.0   // 2^52
+    return v.isNaN ? -limit : min(max(v, -limit), limit)
+}
+
 /// Resamples one image (h, w, c) through `t` with bilinear interpolation, then applies brightness (clipped to the
 /// input's 0..255 range when `clip255`) and rescale. `output` must not alias `input`.
 public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int, transform t: ImageTransform,
@@ -90,8 +97,10 @@ public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: 
     let brightness = Float(t.brightness), rescale = Float(t.rescale)
     for r in 0..<h {
         for col in 0..<w {
-            let sy = a * Double(r) + b * Double(col) + ox
-            let sx = d * Double(r) + e * Double(col) + oy
+            // Clamped so that the conversions to Int below cannot trap (a shift of 1e19 is legal input); beyond
+            // 2^52 a Double has no fraction left, so the clamp changes no result.
+            let sy = sourceCoordinate(a * Double(r) + b * Double(col) + ox)
+            let sx = sourceCoordinate(d * Double(r) + e * Double(col) + oy)
             let y0 = Int(sy.rounded(.down)), x0 = Int(sx.rounded(.down))
             let fy = Float(sy - Double(y0)), fx = Float(sx - Double(x0))
             let rows = (wrapIndex(y0, h, fill), wrapIndex(y0 + 1, h, fill))

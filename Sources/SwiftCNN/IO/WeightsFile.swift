@@ -244,7 +244,7 @@ public enum WeightsFile {
         }
         // Read everything the model takes into staging first, with the checksum over the whole file.
         let used = weights + (restoreOptimizer ? slots : [])
-        let staging = FloatBuffer(count: used.reduce(0) { $0 + $1.count })
+        let staging = try FloatBuffer(count: used.reduce(0) { $0 + $1.count })
         var stagingAt = [Int](), total = 0
         for e in used { stagingAt.append(total); total += e.count }
         var crc = file.prefixCRC
@@ -282,7 +282,7 @@ public enum WeightsFile {
             for s in 0..<slots.count {
                 optimizer.stateSlot(s).update(from: staging.pointer + stagingAt[weights.count + s], count: graph.parameterCount)
             }
-            optimizer.setIterations(header.iterations!)
+            try optimizer.setIterations(header.iterations!)   // within 0...2^53, checked with the header
         }
         return restoreOptimizer
     }

@@ -18,7 +18,11 @@ public struct LayerConfig {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw SwiftCNNError.invalidArgument("\(layerType): malformed configuration item '\(item)', expected key=value")
             }
-            values[String(parts[0]).trimmed] = String(parts[1]).trimmed
+            let key = String(parts[0]).trimmed
+            guard values[key] == nil else {
+                throw SwiftCNNError.invalidArgument("\(layerType): the argument '\(key)' is given twice")
+            }
+            values[key] = String(parts[1]).trimmed
         }
         self.init(layerType: layerType, values: values)
     }
@@ -47,7 +51,10 @@ public struct LayerConfig {
             if let def { return def }
             throw SwiftCNNError.invalidArgument("\(layerType): missing required argument '\(key)'")
         }
-        guard let v = Double(text), v.isFinite else { throw fail(key, "a finite number") }
+        // Every hyper-parameter ends up as a Float: 1e300 would silently become inf.
+        guard let v = Double(text), v.isFinite, abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+            throw fail(key, "a finite number within float32's range (magnitude at most 3.4e38)")
+        }
         return v
     }
 
