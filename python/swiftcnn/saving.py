@@ -22,6 +22,8 @@ import zlib
 
 import numpy as np
 
+from ._optional import require
+
 MAGIC = b"SWIFTCNN"
 VERSION = 1
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -263,11 +265,7 @@ def _weighted_layers(model):
 
 
 def _h5py():
-    try:
-        import h5py
-        return h5py
-    except ImportError:
-        raise ImportError("reading and writing Keras .h5 files needs h5py: pip install h5py") from None
+    return require("h5py", "reading and writing Keras .h5 files")
 
 
 def _natural(name):

@@ -8,6 +8,7 @@ import io
 import numpy as np
 
 from . import _native
+from ._optional import require
 from .layers import Conv2D, InputLayer
 
 __all__ = ["activations", "montage", "filter_pattern", "filter_patterns", "grad_cam", "overlay", "receptive_fields",
@@ -340,7 +341,7 @@ class NetworkAnalysis:
 
 
 def _png_bytes(image):
-    import matplotlib
+    matplotlib = require("matplotlib", "drawing the report's pictures")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
@@ -372,8 +373,7 @@ def analyze(model):
 
 def plot_history(history, metric=None):
     """A matplotlib figure with the loss and accuracy curves, training and validation, as the chapters draw them."""
-    import matplotlib
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "plot_history")
     h = getattr(history, "history", history)
     if not isinstance(h, dict) or "loss" not in h:
         raise ValueError("plot_history expects a History (or its .history dict) with a 'loss' entry")

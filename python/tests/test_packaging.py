@@ -122,3 +122,22 @@ def test_sdist_and_manylinux_wheel_without_toolchain(tmp_path):
     from_toolchain = [m for m in report["maps"] if m.startswith(toolchain)]
     assert not from_toolchain, f"loaded from the Swift toolchain: {from_toolchain}"
     assert any(m.endswith("swiftcnn/libswiftcnn.so") for m in report["maps"])
+
+
+@pytest.mark.parametrize("blocked, extra, call", [
+    (["PIL", "PIL.Image"], "images", lambda tmp: __import__("swiftcnn.preprocessing.image", fromlist=["x"])
+        .load_img(str(tmp / "missing.png"))),
+    (["h5py"], "keras", lambda tmp: _small_model().save_weights(str(tmp / "w.weights.h5"))),
+    (["matplotlib", "matplotlib.pyplot"], "plots",
+        lambda tmp: __import__("swiftcnn").visualization.plot_history({"loss": [1.0, 0.5]})),
+], ids=["images", "keras", "plots"])
+def test_a_missing_optional_package_names_its_extra(blocked, extra, call, tmp_path, monkeypatch):
+    for module in blocked:
+        monkeypatch.setitem(sys.modules, module, None)      # `import module` now fails as if it were absent
+    with pytest.raises(ImportError, match=re.escape(f"pip install 'swiftcnn[{extra}]'")):
+        call(tmp_path)
+
+
+def _small_model():
+    from swiftcnn import layers, models
+    return models.Sequential([layers.Dense(2, input_shape=(3,))])
