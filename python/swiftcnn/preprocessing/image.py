@@ -9,6 +9,7 @@ import threading
 import numpy as np
 
 from .. import _native
+from .._optional import require
 
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "Iterator", "load_img", "img_to_array",
            "array_to_img"]
@@ -18,11 +19,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".
 
 
 def _pil():
-    try:
-        from PIL import Image
-        return Image
-    except ImportError:
-        raise ImportError("reading image files needs Pillow: pip install pillow") from None
+    return require("PIL.Image", "reading and writing image files")
 
 
 def _open_regular_file(path):
