@@ -2,6 +2,7 @@ import SwiftCNN
 
 // Compiling, training, evaluating, predicting, and reading activations and gradients at any node.
 
+/// Sets loss, optimizer and metric from their text forms.
 @_cdecl("scnn_model_compile")
 public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CChar>?, _ optimizer: UnsafePointer<CChar>?,
                                _ metric: UnsafePointer<CChar>?) -> Int32 {
@@ -15,6 +16,7 @@ public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CC
     }
 }
 
+/// Changes the optimizer's learning rate.
 @_cdecl("scnn_model_set_learning_rate")
 public func scnn_model_set_learning_rate(_ model: OpaquePointer?, _ rate: Double) -> Int32 {
     guarded("scnn_model_set_learning_rate") {
@@ -26,6 +28,7 @@ public func scnn_model_set_learning_rate(_ model: OpaquePointer?, _ rate: Double
     }
 }
 
+/// The optimizer's learning rate.
 @_cdecl("scnn_model_get_learning_rate")
 public func scnn_model_get_learning_rate(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded("scnn_model_get_learning_rate") {
@@ -58,6 +61,7 @@ private func step(_ name: String, _ model: OpaquePointer?, _ x: UnsafePointer<Fl
     }
 }
 
+/// One training step on one batch.
 @_cdecl("scnn_model_train_step")
 public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
                                   _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
@@ -65,6 +69,7 @@ public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Fl
     step("scnn_model_train_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: true)
 }
 
+/// Loss and metric on one batch in inference mode.
 @_cdecl("scnn_model_test_step")
 public func scnn_model_test_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
                                  _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
@@ -72,6 +77,7 @@ public func scnn_model_test_step(_ model: OpaquePointer?, _ x: UnsafePointer<Flo
     step("scnn_model_test_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: false)
 }
 
+/// Inference-mode outputs of the first output node.
 @_cdecl("scnn_model_predict")
 public func scnn_model_predict(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
                                _ out: UnsafeMutablePointer<Float>?, _ outCount: Int64) -> Int32 {
@@ -88,6 +94,7 @@ public func scnn_model_predict(_ model: OpaquePointer?, _ x: UnsafePointer<Float
     }
 }
 
+/// Forward pass keeping every node's activation.
 @_cdecl("scnn_model_forward")
 public func scnn_model_forward(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
                                _ training: Int32) -> Int32 {
@@ -113,6 +120,7 @@ private func forwardedNode(_ g: Graph, _ node: Int32, _ count: Int64) throws -> 
     return n
 }
 
+/// Copies a node's activation from the last forward pass.
 @_cdecl("scnn_model_read_activation")
 public func scnn_model_read_activation(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
                                        _ count: Int64) -> Int32 {
@@ -140,17 +148,20 @@ private func backwardFrom(_ function: String, _ model: OpaquePointer?, _ node: I
     }
 }
 
+/// Seeds a gradient at a node and propagates it back to the inputs.
 @_cdecl("scnn_model_backward_from")
 public func scnn_model_backward_from(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
     backwardFrom("scnn_model_backward_from", model, node, grad, count, preActivation: false)
 }
 
+/// The same, with the gradient taken before the node's fused activation.
 @_cdecl("scnn_model_backward_from_preactivation")
 public func scnn_model_backward_from_preactivation(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?,
                                                    _ count: Int64) -> Int32 {
     backwardFrom("scnn_model_backward_from_preactivation", model, node, grad, count, preActivation: true)
 }
 
+/// Copies a node's output gradient from the last backward pass.
 @_cdecl("scnn_model_read_gradient")
 public func scnn_model_read_gradient(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
                                      _ count: Int64) -> Int32 {
@@ -175,6 +186,7 @@ private func requireSlot(_ opt: Optimizer, _ slot: Int32) throws {
     }
 }
 
+/// Number and size of the optimizer's state slots and its update count.
 @_cdecl("scnn_model_optimizer_state_info")
 public func scnn_model_optimizer_state_info(_ model: OpaquePointer?, _ slots: UnsafeMutablePointer<Int32>?,
                                             _ count: UnsafeMutablePointer<Int64>?, _ iterations: UnsafeMutablePointer<Int64>?) -> Int32 {
@@ -190,6 +202,7 @@ public func scnn_model_optimizer_state_info(_ model: OpaquePointer?, _ slots: Un
     }
 }
 
+/// Copies one optimizer state slot out.
 @_cdecl("scnn_model_get_optimizer_state")
 public func scnn_model_get_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ out: UnsafeMutablePointer<Float>?,
                                            _ count: Int64) -> Int32 {
@@ -204,6 +217,7 @@ public func scnn_model_get_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
     }
 }
 
+/// Replaces one optimizer state slot and the update count.
 @_cdecl("scnn_model_set_optimizer_state")
 public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ values: UnsafePointer<Float>?,
                                            _ count: Int64, _ iterations: Int64) -> Int32 {
@@ -258,6 +272,7 @@ private func multiStep(_ name: String, _ model: OpaquePointer?, _ xs: UnsafePoin
     }
 }
 
+/// One training step for a model with several inputs.
 @_cdecl("scnn_model_train_step_multi")
 public func scnn_model_train_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                         _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
@@ -266,6 +281,7 @@ public func scnn_model_train_step_multi(_ model: OpaquePointer?, _ xs: UnsafePoi
     multiStep("scnn_model_train_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: true)
 }
 
+/// Loss and metric for a model with several inputs.
 @_cdecl("scnn_model_test_step_multi")
 public func scnn_model_test_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                        _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
@@ -274,6 +290,7 @@ public func scnn_model_test_step_multi(_ model: OpaquePointer?, _ xs: UnsafePoin
     multiStep("scnn_model_test_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: false)
 }
 
+/// Forward pass for a model with several inputs.
 @_cdecl("scnn_model_forward_multi")
 public func scnn_model_forward_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                      _ counts: UnsafePointer<Int64>?, _ n: Int32, _ batch: Int64, _ training: Int32) -> Int32 {

@@ -49,27 +49,3 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     return raw.bindMemory(to: Float.self, capacity: max(count, 16))
 }
 
-/// A growable aligned float buffer that keeps its storage between uses, so steady-state steps allocate nothing.
-public final class FloatBuffer {
-    public private(set) var pointer: UnsafeMutablePointer<Float>
-    public private(set) var capacity: Int
-
-    public init(count: Int = 0) {
-        capacity = max(count, 16)
-        pointer = allocateFloats(capacity)
-        pointer.initialize(repeating: 0, count: capacity)
-    }
-
-    /// Makes room for at least `count` floats; contents are zero after a growth.
-    public func reserve(_ count: Int) {
-        guard count > capacity else { return }
-        free(pointer)
-        capacity = count
-        pointer = allocateFloats(count)
-        pointer.initialize(repeating: 0, count: count)
-    }
-
-    public func zero(_ count: Int) { pointer.initialize(repeating: 0, count: min(count, capacity)) }
-
-    deinit { free(pointer) }
-}

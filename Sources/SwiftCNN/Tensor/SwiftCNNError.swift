@@ -9,6 +9,7 @@ public enum SwiftCNNError: Error, CustomStringConvertible {
     /// A file could not be read or written (Python `OSError`).
     case io(String)
 
+    /// The message, as the C ABI and Python report it.
     public var description: String {
         switch self {
         case .invalidArgument(let m), .unknownName(let m), .invalidState(let m), .io(let m): return m
