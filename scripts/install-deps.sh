@@ -23,3 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Python packages: ${missing[*]}"
     "$PYTHON" -m pip install -q "${missing[@]}"
 fi
+
+# The peers that numerics tests compare against (they must run in CI, not skip): SciPy and PyTorch (CPU build).
+"$PYTHON" -c "import scipy" 2>/dev/null || { echo "Installing scipy"; "$PYTHON" -m pip install -q scipy; }
+if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+    echo "Installing torch (CPU)"
+    "$PYTHON" -m pip install -q "torch==2.13.0+cpu" 2>/dev/null || "$PYTHON" -m pip install -q torch
+fi

@@ -6,6 +6,12 @@ import Glibc
 
 /// The pool covers every index exactly once, from two OS threads at once and from nested calls.
 final class ThreadPoolTests: XCTestCase {
+    private var threadsBefore = 1
+
+    // Every test here changes the engine's thread count; the next test class must find it as it was.
+    override func setUp() { threadsBefore = engineThreadCount }
+    override func tearDown() { setEngineThreadCount(threadsBefore) }
+
     private func coverage(_ count: Int, minChunk: Int = 1) -> [Int] {
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
         hits.initialize(repeating: 0, count: max(count, 1))
@@ -16,7 +22,6 @@ final class ThreadPoolTests: XCTestCase {
 
     func testEveryIndexOnce() {
         setEngineThreadCount(4)
-        defer { setEngineThreadCount(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
         for count in [0, 1, 2, 3, 7, 64, 1000, 4097] {
             for _ in 0..<50 { XCTAssertEqual(coverage(count), [Int](repeating: 1, count: count), "count \(count)") }
         }
@@ -54,6 +59,13 @@ final class ThreadPoolTests: XCTestCase {
         hammer()
         pthread_join(thread, nil)
         XCTAssertEqual(failures.load(ordering: .relaxed), 0)
+    }
+
+    func testThreadCountIsRestoredBetweenTests() {
+        XCTAssertEqual(engineThreadCount, threadsBefore)
+        setEngineThreadCount(threadsBefore + 3)
+        tearDown()
+        XCTAssertEqual(engineThreadCount, threadsBefore)
     }
 }
 

@@ -1,8 +1,12 @@
-"""Keras layers. A layer holds its hyper-parameters; shapes, weights and all computation live in the engine,
-which the layer reaches through the model that contains it (`layer._binding`)."""
+"""Keras layers. A layer holds its hyper-parameters; shape rules, weights and all computation live in the engine.
+A layer's weights are in the engine graph of the model built around it (`functional.graph_of(layer)`)."""
 import re
 
 import numpy as np
+
+from .functional import KerasTensor, graph_of, output_shape_of
+from .serialization import register
+from .utils import next_seed
 
 __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D",
            "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "Flatten", "Dense",
@@ -64,44 +68,32 @@ def _padding(value, layer):
 
 
 def _shape_tuple(shape, what="shape"):
-    try:
-        shape = tuple(int(d) for d in shape)
-    except TypeError:
-        shape = (int(shape),)
-    if not shape or any(d <= 0 for d in shape):
-        raise ValueError(f"Input {what} must be positive integers (the batch size excluded). Received: {what}={shape}")
-    return shape
-
-
-class KerasTensor:
-    """A symbolic tensor of the functional API: the output of `layer` applied to `inputs`."""
-
-    def __init__(self, layer, inputs=()):
-        self._layer = layer
-        self._inputs = tuple(inputs)
-        self._shape = None
-
-    @property
-    def shape(self):
-        """(None,) + per-sample shape, computed by the engine."""
-        if self._shape is None:
-            from .models import _infer_shape
-            self._shape = _infer_shape(self)
-        return (None,) + self._shape
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, name={self._layer.name}>"
+    """A per-sample shape of positive integers (an int or a sequence of ints; 2.7 is refused, not truncated)."""
+    items = shape if isinstance(shape, (list, tuple)) else (shape,)
+    dims = []
+    for d in items:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            if isinstance(d, (float, np.floating)) and float(d).is_integer():
+                d = int(d)
+            else:
+                raise ValueError(f"Input {what} must be positive integers (the batch size excluded). "
+                                 f"Received: {what}={shape!r}")
+        dims.append(int(d))
+    if not dims or any(d <= 0 for d in dims):
+        raise ValueError(f"Input {what} must be positive integers (the batch size excluded). Received: {what}={shape!r}")
+    return tuple(dims)
 
 
 class Layer:
-    """Base class. Subclasses set `_engine_type` and implement `_engine_config()` (the hyper-parameters the
-    engine reads) and `get_config()`."""
+    """Base class. Subclasses set `engine_type` (the engine's layer type) and implement `_engine_config()` (the
+    hyper-parameters the engine reads) and `get_config()`."""
 
-    _engine_type = None
+    engine_type = None
+    is_input = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register(cls)
 
     def __init__(self, name=None, trainable=True, input_shape=None, batch_input_shape=None, dtype=None, **kwargs):
         if kwargs:
@@ -114,8 +106,7 @@ class Layer:
         self._trainable = bool(trainable)
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
-        self._input_shape_arg = _shape_tuple(input_shape, "input_shape") if input_shape is not None else None
-        self._binding = None          # (engine model object, node index) once the layer is in a built model
+        self.input_shape_arg = _shape_tuple(input_shape, "input_shape") if input_shape is not None else None
         self._inbound = []            # KerasTensors this layer was called on (functional API)
         self.output = None            # the KerasTensor of its (last) call
 
@@ -126,11 +117,15 @@ class Layer:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) was called on {type(t).__name__}; "
                                 "in the functional API, call layers on tensors from `layers.Input(...)` or other layers.")
-        out = KerasTensor(self, items)
-        self._inbound = items
-        self.output = out
-        _ = out.shape   # checks the shapes now, as Keras does, with the engine's error message
+        # The engine's shape rule checks the input shapes now, as Keras does, with the engine's error message.
+        out = KerasTensor(self, items, output_shape_of(self, [t.sample_shape for t in items]))
+        self.record_call(items, out)
         return out
+
+    def record_call(self, inputs, output):
+        """Remembers the layer's latest application: `input` / `output` then refer to these tensors."""
+        self._inbound = list(inputs)
+        self.output = output
 
     @property
     def input(self):
@@ -138,32 +133,43 @@ class Layer:
             raise AttributeError(f"Layer '{self.name}' has no defined input (it is not connected yet).")
         return self._inbound[0] if len(self._inbound) == 1 else list(self._inbound)
 
-    # --- engine binding ---
+    @property
+    def inbound(self):
+        """The tensors of the layer's (last) call."""
+        return list(self._inbound)
+
+    # --- what the engine reads ---
     def _engine_config(self):
         return {}
 
-    def _config_string(self):
+    def engine_config_string(self):
+        """The hyper-parameters as the engine's `key=value;…` configuration."""
         return ";".join(f"{k}={v}" for k, v in self._engine_config().items())
 
     @property
     def built(self):
-        return self._binding is not None
+        return graph_of(self) is not None
 
-    def _bound(self, what):
-        if self._binding is None:
+    def _graph(self, what):
+        graph = graph_of(self)
+        if graph is None:
             raise ValueError(f"You called {what} on layer '{self.name}', but the layer isn't built. "
                              "Build the model first (give it an input shape, or call it on data).")
-        return self._binding
+        return graph
 
     @property
     def output_shape(self):
-        model, node = self._bound("output_shape")
-        return (None,) + tuple(model.node_shape(node))
+        if self.output is None:
+            self._graph("output_shape")
+            raise AttributeError(f"Layer '{self.name}' has no output yet.")
+        return self.output.shape
 
     @property
     def input_shape(self):
-        model, node = self._bound("input_shape")
-        shapes = [(None,) + tuple(model.node_shape(n)) for n in self._input_nodes]
+        if not self._inbound:
+            self._graph("input_shape")
+            raise AttributeError(f"Layer '{self.name}' has no input yet.")
+        shapes = [t.shape for t in self._inbound]
         return shapes[0] if len(shapes) == 1 else shapes
 
     @property
@@ -173,9 +179,9 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
-        if self._binding is not None:
-            model, node = self._binding
-            model.set_trainable(node, self._trainable)
+        graph = graph_of(self)
+        if graph is not None:
+            graph.set_trainable(self, self._trainable)
 
     @property
     def weights(self):
@@ -183,20 +189,13 @@ class Layer:
 
     def get_weights(self):
         """The layer's weights as NumPy arrays in Keras layouts (empty before the layer is built)."""
-        if self._binding is None:
-            return []
-        model, node = self._binding
-        out = []
-        for i, shape in enumerate(model.param_shapes(node)):
-            a = np.empty(shape, dtype=np.float32)
-            model.get_param(node, i, a)
-            out.append(a)
-        return out
+        graph = graph_of(self)
+        return [] if graph is None else graph.get_weights(self)
 
     def set_weights(self, weights):
         """Sets the weights from NumPy arrays of the Keras shapes; nothing changes if any array is wrong."""
-        model, node = self._bound("set_weights")
-        shapes = model.param_shapes(node)
+        graph = self._graph("set_weights")
+        shapes = graph.param_shapes(self)
         weights = list(weights)
         if len(weights) != len(shapes):
             raise ValueError(f"Layer {self.name} weight shape mismatch: you called `set_weights(weights)` on layer "
@@ -211,19 +210,22 @@ class Layer:
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"Layer '{self.name}': weight {i} contains NaN or infinite values")
             arrays.append(a)
-        for i, a in enumerate(arrays):
-            model.set_param(node, i, a)
+        graph.set_weights(self, arrays)
 
     def count_params(self):
-        model, node = self._bound("count_params")
-        return int(sum(int(np.prod(s)) for s in model.param_shapes(node)))
+        graph = self._graph("count_params")
+        return int(sum(int(np.prod(s)) for s in graph.param_shapes(self)))
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
@@ -238,6 +240,9 @@ class InputLayer(Layer):
             raise ValueError("InputLayer needs a `shape`, e.g. shape=(28, 28, 1)")
         super().__init__(name=name or _unique_name("input_layer"), **kwargs)
         self.shape = _shape_tuple(shape)
+        self.output = KerasTensor(self, (), self.shape)
+
+    is_input = True
 
     def get_config(self):
         return {"name": self.name, "shape": self.shape}
@@ -247,16 +252,12 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
     """A symbolic input tensor for the functional API, e.g. `inputs = Input(shape=(28, 28, 1))`."""
     if shape is None and "batch_shape" in kwargs:
         shape = tuple(kwargs.pop("batch_shape"))[1:]
-    layer = InputLayer(shape=shape, name=name, dtype=dtype, **kwargs)
-    tensor = KerasTensor(layer)
-    tensor._shape = layer.shape
-    layer.output = tensor
-    return tensor
+    return InputLayer(shape=shape, name=name, dtype=dtype, **kwargs).output
 
 
 class Conv2D(Layer):
     """2-D convolution over NHWC images; kernel (kh, kw, in, filters), bias (filters,)."""
-    _engine_type = "Conv2D"
+    engine_type = "Conv2D"
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
@@ -291,7 +292,7 @@ class Conv2D(Layer):
 
 class Dense(Layer):
     """Fully connected layer on the last axis; kernel (in, units), bias (units,)."""
-    _engine_type = "Dense"
+    engine_type = "Dense"
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
@@ -333,17 +334,17 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     """Max pooling over windows of `pool_size` (strides default to the pool size)."""
-    _engine_type = "MaxPooling2D"
+    engine_type = "MaxPooling2D"
 
 
 class AveragePooling2D(_Pooling2D):
     """Average pooling over windows of `pool_size` (strides default to the pool size)."""
-    _engine_type = "AveragePooling2D"
+    engine_type = "AveragePooling2D"
 
 
 class GlobalAveragePooling2D(Layer):
     """(h, w, c) → (c,): the mean over all pixels."""
-    _engine_type = "GlobalAveragePooling2D"
+    engine_type = "GlobalAveragePooling2D"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -353,7 +354,7 @@ class GlobalAveragePooling2D(Layer):
 
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
     """(h, w, c) → (c,): the maximum over all pixels."""
-    _engine_type = "GlobalMaxPooling2D"
+    engine_type = "GlobalMaxPooling2D"
 
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
@@ -362,7 +363,7 @@ GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
 
 class Flatten(Layer):
     """(h, w, c) → (h·w·c,)."""
-    _engine_type = "Flatten"
+    engine_type = "Flatten"
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -370,7 +371,7 @@ class Flatten(Layer):
 
 class Dropout(Layer):
     """Zeroes a fraction `rate` of the values at training time and scales the rest by 1/(1 − rate)."""
-    _engine_type = "Dropout"
+    engine_type = "Dropout"
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -381,11 +382,11 @@ class Dropout(Layer):
             raise ValueError("Dropout: noise_shape is not supported")
         self.rate = float(rate)
         self.seed = seed
+        # Drawn once, when the layer is made, so that building (or rebuilding) a model never moves the seed stream.
+        self._mask_seed = int(seed) if seed is not None else next_seed() % (2 ** 62)
 
     def _engine_config(self):
-        from .utils import next_seed
-        seed = self.seed if self.seed is not None else next_seed() % (2 ** 62)
-        return {"rate": repr(self.rate), "seed": int(seed)}
+        return {"rate": repr(self.rate), "seed": self._mask_seed}
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -393,7 +394,7 @@ class Dropout(Layer):
 
 class Activation(Layer):
     """Applies an activation function: 'relu', 'sigmoid', 'softmax', 'tanh' or 'linear'."""
-    _engine_type = "Activation"
+    engine_type = "Activation"
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -408,7 +409,7 @@ class Activation(Layer):
 
 class ReLU(Layer):
     """max(x, 0)."""
-    _engine_type = "ReLU"
+    engine_type = "ReLU"
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -418,7 +419,7 @@ class ReLU(Layer):
 
 class Softmax(Layer):
     """Softmax over the last axis."""
-    _engine_type = "Softmax"
+    engine_type = "Softmax"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -429,7 +430,7 @@ class Softmax(Layer):
 class BatchNormalization(Layer):
     """Normalises the last axis with batch statistics in training and moving averages in inference; weights
     [gamma, beta, moving_mean, moving_variance]. A frozen layer runs in inference mode, as in Keras."""
-    _engine_type = "BatchNormalization"
+    engine_type = "BatchNormalization"
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
@@ -451,12 +452,12 @@ class BatchNormalization(Layer):
 
 class Add(Layer):
     """Element-wise sum of a list of tensors of one shape."""
-    _engine_type = "Add"
+    engine_type = "Add"
 
 
 class Concatenate(Layer):
     """Joins a list of tensors along the last axis."""
-    _engine_type = "Concatenate"
+    engine_type = "Concatenate"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -470,7 +471,7 @@ class Concatenate(Layer):
 
 class ZeroPadding2D(Layer):
     """Pads images with zeros: an int, (rows, cols) or ((top, bottom), (left, right))."""
-    _engine_type = "ZeroPadding2D"
+    engine_type = "ZeroPadding2D"
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -499,7 +500,7 @@ class ZeroPadding2D(Layer):
 
 class Rescaling(Layer):
     """x · scale + offset."""
-    _engine_type = "Rescaling"
+    engine_type = "Rescaling"
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -38,9 +38,14 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = _number(value, "learning_rate", type(self).__name__)
+        value = _number(value, "learning_rate", type(self).__name__)
         if self._engine is not None:
-            self._engine.set_learning_rate(self._learning_rate)
+            self._engine.set_learning_rate(value)    # the engine checks it; nothing changes if it refuses
+        self._learning_rate = value
+
+    def build(self, engine):
+        """Attaches the optimizer to the engine graph it was compiled into (its learning rate then lives there)."""
+        self._engine = engine
 
     lr = learning_rate
 

@@ -22,16 +22,19 @@ import zlib
 
 import numpy as np
 
+from . import optimizers
+from .serialization import deserialize
+
 MAGIC = b"SWIFTCNN"
 VERSION = 1
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 # ---------- architecture ----------
-def _layer_spec(layer):
-    from .models import Model
-    if isinstance(layer, Model):
-        return _model_spec(layer)
+def layer_spec(layer):
+    """A layer (or a nested model) as saved: its class name and its config."""
+    if hasattr(layer, "graph_trace"):
+        return layer.get_config()
     return {"class": type(layer).__name__, "config": _jsonable(layer.get_config())}
 
 
@@ -45,79 +48,9 @@ def _jsonable(value):
     return value
 
 
-def _model_spec(model):
-    from .models import Sequential
-    if isinstance(model, Sequential):
-        return {"class": "Sequential", "name": model.name, "trainable": model.trainable,
-                "input_shape": list(model.input_shape[1:]) if model.built else None,
-                "layers": [_layer_spec(l) for l in model.layers]}
-    nodes = []
-    graph = model._graph
-    for layer in model.layers:
-        inbound = []
-        if not type(layer).__name__ == "InputLayer":
-            tensor = _output_tensor(model, layer)
-            inbound = [t._layer.name for t in tensor._inputs]
-        nodes.append({"layer": _layer_spec(layer), "inbound": inbound})
-    return {"class": "Model", "name": model.name, "nodes": nodes,
-            "inputs": [t._layer.name for t in model._inputs], "outputs": [t._layer.name for t in model._outputs]}
-
-
-def _output_tensor(model, layer):
-    """The tensor a top-level layer produces in `model`'s graph (found from the outputs)."""
-    seen, stack = set(), list(model._outputs)
-    while stack:
-        t = stack.pop()
-        if t._layer is layer:
-            return t
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.extend(t._inputs)
-    raise ValueError(f"layer '{layer.name}' is not connected in model '{model.name}'")
-
-
-def _build_layer(spec):
-    from . import layers as layers_module
-    if spec["class"] in ("Sequential", "Model"):
-        return _build_model(spec)
-    cls = getattr(layers_module, spec["class"], None)
-    if cls is None or not isinstance(cls, type):
-        raise ValueError(f"unknown layer class '{spec['class']}' in the saved architecture")
-    config = dict(spec["config"])
-    trainable = config.pop("trainable", True)
-    for key in ("kernel_size", "strides", "pool_size", "dilation_rate"):
-        if isinstance(config.get(key), list):
-            config[key] = tuple(config[key])
-    if spec["class"] == "ZeroPadding2D":
-        config["padding"] = tuple(tuple(p) for p in config["padding"])
-    layer = cls(**config)
-    layer._trainable = bool(trainable)
-    return layer
-
-
-def _build_model(spec):
-    from . import layers as layers_module
-    from .models import Model, Sequential
-    if spec["class"] == "Sequential":
-        model = Sequential(name=spec["name"])
-        if spec.get("input_shape"):
-            model.add(layers_module.Input(shape=tuple(spec["input_shape"])))
-        for layer_spec in spec["layers"]:
-            model.add(_build_layer(layer_spec))
-        return model
-    tensors = {}
-    for node in spec["nodes"]:
-        layer_spec = node["layer"]
-        if layer_spec["class"] == "InputLayer":
-            cfg = layer_spec["config"]
-            tensors[cfg["name"]] = layers_module.Input(shape=tuple(cfg["shape"]), name=cfg["name"])
-            continue
-        layer = _build_layer(layer_spec)
-        inputs = [tensors[name] for name in node["inbound"]]
-        tensors[layer.name] = layer(inputs if len(inputs) > 1 else inputs[0])
-    outputs = [tensors[n] for n in spec["outputs"]]
-    return Model([tensors[n] for n in spec["inputs"]], outputs if len(outputs) > 1 else outputs[0], name=spec["name"])
+def check_overwrite(path, overwrite):
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists and overwrite=False")
 
 
 # ---------- the container ----------
@@ -183,34 +116,33 @@ def _read(path):
 
 # ---------- public functions ----------
 def save_model(model, path):
-    model._require_built("save")
     weights = model.get_weights()
     arrays = [{"name": f"weight_{i}", "shape": list(w.shape)} for i, w in enumerate(weights)]
     state = []
     compile_info = None
-    if model._compiled:
+    if model.optimizer is not None:
         opt = model.optimizer
-        compile_info = {"loss": model.loss, "metric": model._metric_key,
+        compile_info = {"loss": model.loss, "metric": model.compiled_metric,
                         "optimizer": {"class": type(opt).__name__, "config": _jsonable(opt.get_config())}}
-        slots, count, iterations = model._engine.optimizer_state_info()
+        engine = model.training_engine()
+        slots, count, iterations = engine.optimizer_state_info()
         compile_info["optimizer_state"] = {"slots": slots, "iterations": iterations}
         for s in range(slots):
             a = np.empty(count, dtype=np.float32)
-            model._engine.get_optimizer_state(s, a)
+            engine.get_optimizer_state(s, a)
             state.append(a)
             arrays.append({"name": f"optimizer_slot_{s}", "shape": [count]})
-    header = {"kind": "model", "model": _model_spec(model), "compile": compile_info, "arrays": arrays}
+    header = {"kind": "model", "model": model.get_config(), "compile": compile_info, "arrays": arrays}
     return _write_atomically(path, header, weights + state)
 
 
 def load_model(path, compile=True):
     """The model saved by `model.save(path)`: same architecture, weights, optimizer state and compile settings,
     so predictions are bit-identical and training continues where it stopped."""
-    from . import optimizers
     header, arrays = _read(path)
     if header.get("kind") != "model":
         raise ValueError(f"{path} holds only weights; build the model and call model.load_weights(path)")
-    model = _build_model(header["model"])
+    model = deserialize(header["model"])
     n_weights = sum(1 for a in header["arrays"] if a["name"].startswith("weight_"))
     model.set_weights(arrays[:n_weights])
     info = header.get("compile")
@@ -219,18 +151,18 @@ def load_model(path, compile=True):
         model.compile(optimizer=opt_cls.from_config(info["optimizer"]["config"]), loss=info["loss"],
                       metrics=[info["metric"]] if info["metric"] else None)
         state = arrays[n_weights:]
+        engine = model.training_engine() if state else None
         for s, a in enumerate(state):
-            model._engine.set_optimizer_state(s, a, info["optimizer_state"]["iterations"])
+            engine.set_optimizer_state(s, a, info["optimizer_state"]["iterations"])
     return model
 
 
 def save_weights(model, path):
-    model._require_built("save_weights")
     path = os.fspath(path)
     if path.endswith(".h5"):
         return _save_keras_weights(model, path)
     weights = model.get_weights()
-    header = {"kind": "weights", "model": _model_spec(model),
+    header = {"kind": "weights", "model": model.get_config(),
               "arrays": [{"name": f"weight_{i}", "shape": list(w.shape)} for i, w in enumerate(weights)]}
     return _write_atomically(path, header, weights)
 
@@ -239,7 +171,7 @@ def load_weights(model, path):
     """Weights from a swiftcnn file, or from a Keras `.weights.h5` / legacy `.h5` file of a model with the same
     structure (layers with weights matched in order, shapes checked). Nothing changes if anything is wrong."""
     path = os.fspath(path)
-    model._require_built("load_weights")
+    model.graph     # raises unless built
     with open(path, "rb") as f:
         magic = f.read(8)
     if magic == MAGIC:
@@ -252,10 +184,9 @@ def load_weights(model, path):
 
 
 def _weighted_layers(model):
-    from .models import Model
     out = []
     for layer in model.layers:
-        if isinstance(layer, Model):
+        if hasattr(layer, "graph_trace"):
             out += _weighted_layers(layer)
         elif layer.get_weights():
             out.append(layer)

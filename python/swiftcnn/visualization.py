@@ -8,19 +8,24 @@ import io
 import numpy as np
 
 from . import _native
-from .layers import Conv2D, InputLayer
+from .layers import Conv2D
 
 __all__ = ["activations", "montage", "filter_pattern", "filter_patterns", "grad_cam", "overlay", "receptive_fields",
            "analyze", "plot_history"]
 
 
-def _layer_and_node(model, layer_name):
+def _graph(model):
     if not model.built:
         raise ValueError("The model is not built yet: give it an input shape or call it on data first.")
-    layer = model.get_layer(index=layer_name) if isinstance(layer_name, int) else model._find_layer(layer_name)
-    if layer._binding is None or layer._binding[0] is not model._engine:
+    return model.graph
+
+
+def _layer_and_node(model, layer_name):
+    graph = _graph(model)
+    layer = model.get_layer(index=layer_name) if isinstance(layer_name, int) else model.find_layer(layer_name)
+    if not graph.holds(layer) and not hasattr(layer, "graph_trace"):
         raise ValueError(f"Layer '{layer.name}' is not part of model '{model.name}' as built")
-    return layer, layer._binding[1]
+    return layer, graph.node(layer)
 
 
 def _batch(model, x):
@@ -28,7 +33,7 @@ def _batch(model, x):
     shape = model.input_shape[1:]
     if x.shape == shape:
         x = x[None]
-    return model._prepare_x(x)
+    return np.ascontiguousarray(model.data_spec().x(x), dtype=np.float32)
 
 
 def activations(model, x, layer_name):
@@ -36,11 +41,9 @@ def activations(model, x, layer_name):
     `activations(net, image, "conv1")`: shape (batch,) + the layer's output shape."""
     layer, node = _layer_and_node(model, layer_name)
     x = _batch(model, x)
-    engine = model._engine
-    engine.forward(np.ascontiguousarray(x, dtype=np.float32), len(x), False)
-    out = np.empty((len(x),) + layer.output_shape[1:], dtype=np.float32)
-    engine.read_activation(node, out)
-    return out
+    graph = model.graph
+    graph.forward(x)
+    return graph.activation(node, len(x))
 
 
 def montage(activation, images_per_row=16, normalize=True, gap=1):
@@ -71,27 +74,6 @@ def montage(activation, images_per_row=16, normalize=True, gap=1):
     return grid
 
 
-def _engine_for_input(model, layer, input_shape):
-    """An engine graph of the model's layers up to `layer` for inputs of `input_shape`, with the same weights
-    (convolutional layers accept any image size; the trained model's graph is fixed to its own)."""
-    engine = _native.Model()
-    nodes = {}
-    for l, inputs in model._order:
-        if isinstance(l, InputLayer):
-            nodes[id(l)] = engine.add_input(l.name, input_shape)
-        else:
-            nodes[id(l)] = engine.add_layer(l._engine_type, l.name, l._config_string(),
-                                            [nodes[model._graph.node_key(t)] for t in inputs])
-        if l is layer:
-            break
-    engine.build(1)
-    for l, _ in model._order:
-        if id(l) in nodes and not isinstance(l, InputLayer):
-            for i, w in enumerate(l.get_weights()):
-                engine.set_param(nodes[id(l)], i, w)
-    return engine, nodes[id(layer)], nodes[id(model._order[0][0])]
-
-
 def filter_pattern(model, layer_name, filter_index, size=None, steps=40, step_size=1.0, seed=0, deprocess=True):
     """The input image that maximises the mean activation of one filter (gradient ascent in input space, the
     gradient normalised by its RMS each step, starting from seeded noise around 0.5), deprocessed for display as
@@ -110,7 +92,7 @@ def filter_pattern(model, layer_name, filter_index, size=None, steps=40, step_si
         if isinstance(size, int):
             size = (size, size)
         shape = (int(size[0]), int(size[1]), in_shape[2])
-    engine, node, input_node = _engine_for_input(model, layer, shape)
+    engine, node, input_node = model.graph.subgraph(layer, shape)
     x = _pattern_ascent(engine, node, input_node, shape, filter_index, steps, step_size, seed)
     return _deprocess(x) if deprocess else x
 
@@ -164,7 +146,7 @@ def filter_patterns(model, layer_name, count=16, images_per_row=8, size=None, st
 
 
 def _last_conv(model):
-    convs = [l for l, _ in model._order if isinstance(l, Conv2D)]
+    convs = [l for l in _graph(model).layers if isinstance(l, Conv2D)]
     if not convs:
         raise ValueError("grad_cam needs a convolutional layer; the model has none (pass layer_name=...)")
     return convs[-1]
@@ -180,12 +162,11 @@ def grad_cam(model, x, layer_name=None, class_index=None):
     single = np.asarray(x).shape == model.input_shape[1:]
     x = _batch(model, x)
     n = len(x)
-    engine = model._engine
-    out_node = model._output_nodes[0]
-    out_shape = tuple(engine.node_shape(out_node))
-    engine.forward(np.ascontiguousarray(x, dtype=np.float32), n, False)
-    probs = np.empty((n,) + out_shape, dtype=np.float32)
-    engine.read_activation(out_node, probs)
+    graph = model.graph
+    out_node = graph.node(model.outputs[0].layer)
+    out_shape = graph.node_shape(out_node)
+    graph.forward(x)
+    probs = graph.activation(out_node, n)
     if class_index is None:
         classes = probs.reshape(n, -1).argmax(axis=1)
     else:
@@ -195,18 +176,15 @@ def grad_cam(model, x, layer_name=None, class_index=None):
     # The class score before softmax: seed the pre-activation of a Dense(softmax); for a separate Softmax or
     # Activation layer, seed its input instead.
     seed_node, seed_shape, pre = out_node, out_shape, True
-    final = next(l for l, _ in model._order if l._binding is not None and l._binding[1] == out_node)
-    if type(final).__name__ in ("Softmax", "Activation") and final._input_nodes:
-        seed_node, pre = final._input_nodes[0], False
-        seed_shape = tuple(engine.node_shape(seed_node))
+    final = graph.layer_at(out_node)
+    if type(final).__name__ in ("Softmax", "Activation") and graph.input_nodes_of(final):
+        seed_node, pre = graph.input_nodes_of(final)[0], False
+        seed_shape = graph.node_shape(seed_node)
     seed = np.zeros((n,) + seed_shape, dtype=np.float32)
     seed.reshape(n, -1)[np.arange(n), classes] = 1
-    engine.backward_from(seed_node, seed, pre)
-    node = layer._binding[1]
-    shape = (n,) + layer.output_shape[1:]
-    feature, grads = np.empty(shape, np.float32), np.empty(shape, np.float32)
-    engine.read_activation(node, feature)
-    engine.read_gradient(node, grads)
+    graph.backward_from(seed_node, seed, pre)
+    node = graph.node(layer)
+    feature, grads = graph.activation(node, n), graph.gradient(node, n)
     weights = grads.mean(axis=(1, 2), keepdims=True)
     cam = np.maximum((weights * feature).sum(axis=-1), 0)
     peak = cam.reshape(n, -1).max(axis=1).reshape(n, 1, 1)
@@ -215,16 +193,20 @@ def grad_cam(model, x, layer_name=None, class_index=None):
 
 
 def _resize(a, height, width):
-    """Bilinear resize of a 2-D array (display only)."""
+    """Bilinear resize of a 2-D array to (height, width), pixel centres aligned, by the engine's resampler (the one
+    augmentation uses): the array is edge-padded to a canvas as large as both sizes and zoomed about its centre."""
     h, w = a.shape
-    ys = np.clip((np.arange(height) + 0.5) * h / height - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(width) + 0.5) * w / width - 0.5, 0, w - 1)
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
-    top = a[y0][:, x0] * (1 - fx) + a[y0][:, x1] * fx
-    bottom = a[y1][:, x0] * (1 - fx) + a[y1][:, x1] * fx
-    return top * (1 - fy) + bottom * fy
+    size_h, size_w = max(h, height), max(w, width)
+    canvas = np.pad(np.asarray(a, dtype=np.float32), ((0, size_h - h), (0, size_w - w)), mode="edge")
+    zy, zx = h / height, w / width
+    # output row y samples input row (y + 0.5) * h / height - 0.5; the engine zooms about the canvas centre c:
+    # input = zoom * (y - c) + c + shift, so shift = 0.5 * zoom - 0.5 - (1 - zoom) * c.
+    shift_y = 0.5 * zy - 0.5 - (1 - zy) * (size_h / 2 - 0.5)
+    shift_x = 0.5 * zx - 0.5 - (1 - zx) * (size_w / 2 - 0.5)
+    transform = np.array([[0, shift_y, shift_x, 0, zy, zx, 0, 0, 1]], dtype=np.float32)
+    out = np.empty((1, size_h, size_w, 1), dtype=np.float32)
+    _native.augment(canvas[None, :, :, None], transform, 0, 0.0, 1.0, False, out)
+    return out[0, :height, :width, 0].astype(np.float64)
 
 
 def _jet(v):
@@ -262,9 +244,10 @@ def receptive_fields(model):
     Distill 2019), as a list of dicts; `None` values for non-spatial layers."""
     if not model.built:
         raise ValueError("The model is not built yet.")
+    graph = _graph(model)
     out = []
     for layer in model.layers:
-        rf = model._engine.receptive_field(layer._binding[1])
+        rf = graph.receptive_field(graph.node(layer))
         out.append({"name": layer.name, "type": type(layer).__name__,
                     "size": None if rf is None else rf[0], "jump": None if rf is None else rf[1],
                     "start": None if rf is None else rf[2]})
@@ -358,15 +341,14 @@ def _img_tag(image, scale=1):
 def analyze(model):
     """MATLAB's analyzeNetwork: per layer name, type, activation shape, learnables, receptive field and FLOPs per
     image, with totals. Returns a `NetworkAnalysis` (printable; `.rows`; `.to_html(path, sample=x)`)."""
-    if not model.built:
-        raise ValueError("The model is not built yet.")
+    graph = _graph(model)
     rows = []
     for layer in model.layers:
-        node = layer._binding[1]
-        rf = model._engine.receptive_field(node)
+        node = graph.node(layer)
+        rf = graph.receptive_field(node)
         rows.append({"name": layer.name, "type": type(layer).__name__, "activations": tuple(layer.output_shape[1:]),
                      "learnables": layer.count_params(), "receptive_field": None if rf is None else rf[0],
-                     "flops": model._engine.node_flops(node)})
+                     "flops": graph.flops(node)})
     return NetworkAnalysis(model, rows)
 
 
