@@ -70,10 +70,10 @@ public enum WeightsFile {
     /// caller's `header`, a JSON object text whose keys "arrays" and "optimizer_state" the engine sets.
     public static func save(_ graph: Graph, optimizer: Optimizer? = nil, header: String = "{}", to path: String) throws {
         guard graph.isBuilt else { throw SwiftCNNError.invalidState("The model is not built; there are no weights to save.") }
-        guard case .object = try JSON.parse(header, what: "header for \(path)") else {
+        var json = try JSON.parse(header, what: "header for \(path)")
+        guard case .object = json else {
             throw SwiftCNNError.invalidArgument("header for \(path): expected a JSON object, received \(header.prefix(40))")
         }
-        var json = try JSON.parse(header, what: "header for \(path)")
         var arrays: [JSON] = []
         for node in graph.nodes {
             for (i, shape) in node.layer.parameterShapes.enumerated() {
