@@ -21,7 +21,7 @@ public protocol Layer: AnyObject {
     func forward(_ io: LayerIO)
     /// Computes `io.inputGrads` (where needed) and `io.parameterGrads` (where needed) from `io.outputGrad`.
     func backward(_ io: LayerIO)
-    /// Hyper-parameters as strings, in the form the layer was created from (for saving and summaries).
+    /// Hyper-parameters as text pairs, in the C ABI's `key=value` form the layer can be created from.
     var config: [(String, String)] { get }
     /// The receptive field of the layer's output (an image), given the fields of its inputs in input order (nil
     /// for an input that is not an image). Called after `build`; the graph asks only for image outputs.
