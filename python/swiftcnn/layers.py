@@ -194,8 +194,12 @@ class Layer:
 
     def set_weights(self, weights):
         """Sets the weights from NumPy arrays of the Keras shapes; nothing changes if any array is wrong."""
-        graph = self._graph("set_weights")
-        shapes = graph.param_shapes(self)
+        self._graph("set_weights").set_weights(self, self.checked_weights(weights))
+
+    def checked_weights(self, weights):
+        """`weights` as float32 arrays after checking their number, shapes and values against this layer (the one
+        Python check; `set_weights` of a layer or a whole model writes only after every array passed it)."""
+        shapes = self._graph("set_weights").param_shapes(self)
         weights = list(weights)
         if len(weights) != len(shapes):
             raise ValueError(f"Layer {self.name} weight shape mismatch: you called `set_weights(weights)` on layer "
@@ -210,7 +214,7 @@ class Layer:
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"Layer '{self.name}': weight {i} contains NaN or infinite values")
             arrays.append(a)
-        graph.set_weights(self, arrays)
+        return arrays
 
     def count_params(self):
         graph = self._graph("count_params")

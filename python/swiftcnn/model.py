@@ -117,8 +117,10 @@ class Model:
         raise ValueError(f"Model '{self.name}' now lives inside a model built around it (its layers and weights are "
                          "there); run that model, or build a new model from these layers")
 
-    def _runs_own_graph(self):
-        return self.graph is self._own_graph
+    @property
+    def own_graph(self):
+        """The engine graph this model built (None when it reads another model's graph)."""
+        return self._own_graph
 
     # The functional-graph surface `functional.trace` uses when this model is called as a layer.
     @property
@@ -229,26 +231,26 @@ class Model:
     def set_weights(self, weights):
         """Sets every layer's weights from one flat list (the order of `get_weights`); validated before any write."""
         self._require_built("set_weights")
+        for layer, arrays in self._checked_weights(list(weights)):
+            graph_of(layer).set_weights(layer, arrays)
+
+    def _checked_weights(self, weights):
+        """(layer, float32 arrays) for every layer with weights, nested models flattened; raises before anything
+        is written."""
         self.graph
-        weights = list(weights)
         expected = sum(len(layer.get_weights()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
                              f"{len(weights)}, but the model was expecting {expected} weights.")
-        pending, i = [], 0
+        pairs, i = [], 0
         for layer in self.layers:
-            current = layer.get_weights()
-            chunk = [np.asarray(w, dtype=np.float32) for w in weights[i:i + len(current)]]
-            for a, b in zip(chunk, current):
-                if a.shape != b.shape:
-                    raise ValueError(f"Layer '{layer.name}' weight shape mismatch: expected {b.shape}, received {a.shape}")
-                if not np.all(np.isfinite(a)):
-                    raise ValueError(f"Layer '{layer.name}': weights contain NaN or infinite values")
-            pending.append((layer, chunk))
-            i += len(current)
-        for layer, chunk in pending:
-            if chunk:
-                layer.set_weights(chunk)
+            n = len(layer.get_weights())
+            chunk, i = weights[i:i + n], i + n
+            if isinstance(layer, Model):
+                pairs += layer._checked_weights(chunk)
+            elif chunk:
+                pairs.append((layer, layer.checked_weights(chunk)))
+        return pairs
 
     def count_params(self):
         if not self.layers:
@@ -486,7 +488,7 @@ class Model:
         receptive-field column for spatial layers."""
         self._require_built("summary")
         print_fn = print_fn or print
-        for line in summary_module.summary_lines(self):
+        for line in summary_module.summary_text(self).rstrip("\n").split("\n"):
             print_fn(line)
 
     def get_config(self):

@@ -1,32 +1,20 @@
-"""Saving and loading. `model.save(path)` writes one versioned file: a JSON header (architecture, compile settings,
-the list of weight arrays) followed by the raw float32 arrays (weights, then optimizer state) and a CRC-32 of
-everything before it. Writes are atomic: a temporary file in the same folder is written, flushed, fsynced and
-renamed over the target, so a crash or Ctrl-C mid-save never destroys the previous file.
+"""Saving and loading: what goes into a file, and which format a path gets.
 
-File layout (version 1, little-endian):
-    8 bytes  b"SWIFTCNN"
-    4 bytes  format version (uint32)
-    8 bytes  header length N (uint64)
-    N bytes  header, UTF-8 JSON: {"kind": "model"|"weights", "model": architecture, "compile": …,
-             "arrays": [{"name", "shape"}…]}
-    …        each array's float32 data in header order
-    4 bytes  CRC-32 of all preceding bytes
-
-`load_weights` also reads weight files written by Keras (`.weights.h5`, legacy `.h5`) with h5py.
+The engine owns swiftcnn's own file format (`IO/WeightsFile.swift`: magic, version, JSON header, float32 arrays,
+CRC-32, atomic exclusive-temporary writes, bounded reads); Python puts the architecture and compile settings into
+the header and reads them back. Keras HDF5 weight files are read and written here with h5py, the library that owns
+that format.
 """
 import json
 import os
-import struct
+import stat
 import tempfile
-import zlib
 
 import numpy as np
 
-from . import optimizers
+from . import _native, optimizers
 from .serialization import deserialize
 
-MAGIC = b"SWIFTCNN"
-VERSION = 1
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
@@ -53,107 +41,70 @@ def check_overwrite(path, overwrite):
         raise FileExistsError(f"{path} exists and overwrite=False")
 
 
-# ---------- the container ----------
-def _write_atomically(path, header, arrays):
+# ---------- files ----------
+def _leading_bytes(path, count=8):
+    """The first bytes of a regular file; anything else (a FIFO, a device, a folder) is refused without blocking."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OSError(f"cannot save to {path}: the folder {folder} does not exist")
-    header_bytes = json.dumps(header).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".swiftcnn-", suffix=".tmp", dir=folder)
     try:
-        crc = 0
-        with os.fdopen(fd, "wb") as f:
-            def put(data):
-                nonlocal crc
-                f.write(data)
-                crc = zlib.crc32(data, crc)
-            put(MAGIC + struct.pack("<IQ", VERSION, len(header_bytes)) + header_bytes)
-            for a in arrays:
-                put(np.ascontiguousarray(a, dtype="<f4").tobytes())
-            f.write(struct.pack("<I", crc))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot read {path}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"cannot read {path}: not a regular file")
+        return os.read(fd, count)
+    finally:
+        os.close(fd)
 
 
-def _read(path):
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(MAGIC):
-        raise ValueError(f"{path} is not a swiftcnn file (bad magic number)")
-    if len(data) < 24:
-        raise ValueError(f"{path} is truncated")
-    version, header_len = struct.unpack("<IQ", data[8:20])
-    if version != VERSION:
-        raise ValueError(f"{path} has format version {version}; this swiftcnn reads version {VERSION}")
-    if zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
-        raise ValueError(f"{path} is corrupted or truncated (checksum mismatch)")
-    try:
-        header = json.loads(data[20:20 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: corrupted header ({e})") from None
-    arrays, offset = [], 20 + header_len
-    for entry in header["arrays"]:
-        n = int(np.prod(entry["shape"]))
-        if offset + 4 * n > len(data) - 4:
-            raise ValueError(f"{path} is truncated")
-        arrays.append(np.frombuffer(data, dtype="<f4", count=n, offset=offset).reshape(entry["shape"]).astype(np.float32))
-        offset += 4 * n
-    return header, arrays
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _own_graph_engine(model):
+    """The engine graph that holds exactly this model's weights. A model that reads another model's graph (an
+    activation model) is saved through a copy of its own."""
+    if model.graph is model.own_graph:
+        return model, (model.training_engine() if model.optimizer is not None else model.graph.engine)
+    copy = deserialize(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy, copy.graph.engine
 
 
 # ---------- public functions ----------
 def save_model(model, path):
-    weights = model.get_weights()
-    arrays = [{"name": f"weight_{i}", "shape": list(w.shape)} for i, w in enumerate(weights)]
-    state = []
+    """Architecture, weights, compile settings and optimizer state in one engine file, written atomically."""
+    path = os.fspath(path)
     compile_info = None
     if model.optimizer is not None:
         opt = model.optimizer
         compile_info = {"loss": model.loss, "metric": model.compiled_metric,
                         "optimizer": {"class": type(opt).__name__, "config": _jsonable(opt.get_config())}}
-        engine = model.training_engine()
-        slots, count, iterations = engine.optimizer_state_info()
-        compile_info["optimizer_state"] = {"slots": slots, "iterations": iterations}
-        for s in range(slots):
-            a = np.empty(count, dtype=np.float32)
-            engine.get_optimizer_state(s, a)
-            state.append(a)
-            arrays.append({"name": f"optimizer_slot_{s}", "shape": [count]})
-    header = {"kind": "model", "model": model.get_config(), "compile": compile_info, "arrays": arrays}
-    return _write_atomically(path, header, weights + state)
+    owner, engine = _own_graph_engine(model)
+    header = {"kind": "model", "model": model.get_config(), "compile": compile_info}
+    engine.save(path, json.dumps(header), compile_info is not None and owner is model)
+    return path
 
 
 def load_model(path, compile=True):
     """The model saved by `model.save(path)`: same architecture, weights, optimizer state and compile settings,
     so predictions are bit-identical and training continues where it stopped."""
-    header, arrays = _read(path)
+    path = os.fspath(path)
+    _leading_bytes(path)     # FileNotFoundError / not a regular file, as Python reports them
+    header = json.loads(_native.read_file_header(path))
     if header.get("kind") != "model":
         raise ValueError(f"{path} holds only weights; build the model and call model.load_weights(path)")
     model = deserialize(header["model"])
-    n_weights = sum(1 for a in header["arrays"] if a["name"].startswith("weight_"))
-    model.set_weights(arrays[:n_weights])
     info = header.get("compile")
     if compile and info:
         opt_cls = getattr(optimizers, info["optimizer"]["class"])
         model.compile(optimizer=opt_cls.from_config(info["optimizer"]["config"]), loss=info["loss"],
                       metrics=[info["metric"]] if info["metric"] else None)
-        state = arrays[n_weights:]
-        engine = model.training_engine() if state else None
-        for s, a in enumerate(state):
-            engine.set_optimizer_state(s, a, info["optimizer_state"]["iterations"])
+        model.training_engine().load(path, True)
+    else:
+        model.graph.engine.load(path, False)
     return model
 
 
@@ -161,26 +112,23 @@ def save_weights(model, path):
     path = os.fspath(path)
     if path.endswith(".h5"):
         return _save_keras_weights(model, path)
-    weights = model.get_weights()
-    header = {"kind": "weights", "model": model.get_config(),
-              "arrays": [{"name": f"weight_{i}", "shape": list(w.shape)} for i, w in enumerate(weights)]}
-    return _write_atomically(path, header, weights)
+    _, engine = _own_graph_engine(model)
+    engine.save(path, json.dumps({"kind": "weights", "model": model.get_config()}), False)
+    return path
 
 
 def load_weights(model, path):
     """Weights from a swiftcnn file, or from a Keras `.weights.h5` / legacy `.h5` file of a model with the same
     structure (layers with weights matched in order, shapes checked). Nothing changes if anything is wrong."""
     path = os.fspath(path)
-    model.graph     # raises unless built
-    with open(path, "rb") as f:
-        magic = f.read(8)
-    if magic == MAGIC:
-        _, arrays = _read(path)
-        model.set_weights(arrays)
-    elif magic == HDF5_MAGIC:
+    graph = model.graph     # raises unless built
+    if _leading_bytes(path) == HDF5_MAGIC:
         model.set_weights(_read_keras_weights(model, path))
+    elif graph is model.own_graph:
+        graph.engine.load(path, False)
     else:
-        raise ValueError(f"{path} is neither a swiftcnn nor a Keras HDF5 weights file")
+        raise ValueError(f"Model '{model.name}' reads the graph of the model it was built from; load the weights "
+                         "into that model")
 
 
 def _weighted_layers(model):
@@ -270,6 +218,7 @@ def _save_keras_weights(model, path):
                 vars_group = root.create_group(layer.name).create_group("vars")
                 for i, w in enumerate(layer.get_weights()):
                     vars_group.create_dataset(str(i), data=w)
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a saved file follows the umask like any other
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

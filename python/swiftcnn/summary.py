@@ -1,45 +1,22 @@
-"""`model.summary()`: the Keras table (layer (type), output shape, parameters, "Connected to" for graphs) with a
-receptive-field column for spatial layers."""
+"""`model.summary()`: Python knows the rows (layers as the user sees them, a nested model as one row, what each
+layer is connected to); the engine owns the table and every count in it (`Analysis/Summary.swift`)."""
+import json
 
-__all__ = ["summary_lines"]
-
-
-def _trainable_count(layer):
-    """Parameters the optimizer updates: none for a frozen layer, all but BatchNormalization's moving statistics
-    for a trainable one, summed through nested models."""
-    if hasattr(layer, "graph_trace"):
-        return sum(_trainable_count(l) for l in layer.layers)
-    if not layer.trainable:
-        return 0
-    frozen = 2 * layer.output_shape[-1] if type(layer).__name__ == "BatchNormalization" else 0
-    return layer.count_params() - frozen
+__all__ = ["summary_text"]
 
 
-def summary_lines(model):
+def summary_text(model):
+    """The Keras summary table with a receptive-field column, as text."""
     graph = model.graph
     connected = any(len(model.inbound_of(layer)) > 1 for layer in model.layers) or len(model.inputs) > 1
-    headers = ["Layer (type)", "Output Shape", "Param #", "Receptive field"] + (["Connected to"] if connected else [])
     rows = []
     for layer in model.layers:
-        rf = graph.receptive_field(graph.node(layer))
-        rf_text = "-" if rf is None else (str(rf[0][0]) if rf[0][0] == rf[0][1] else "%dx%d" % rf[0])
-        row = [f"{layer.name} ({type(layer).__name__})", str(layer.output_shape), f"{layer.count_params():,}", rf_text]
+        if hasattr(layer, "graph_trace"):
+            nodes = [graph.node(l) for l, _ in layer.graph_trace.order if not l.is_input]
+        else:
+            nodes = [graph.node(layer)]
+        row = {"name": layer.name, "type": type(layer).__name__, "nodes": nodes, "output": graph.node(layer)}
         if connected:
-            inbound = model.inbound_of(layer)
-            row.append(", ".join(t.layer.name for t in inbound) if inbound else "-")
+            row["connected"] = [t.layer.name for t in model.inbound_of(layer)]
         rows.append(row)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) + 3 if rows else len(h) + 3 for i, h in enumerate(headers)]
-    total_width = sum(widths)
-
-    def fmt(cells):
-        return "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    lines = [f'Model: "{model.name}"', "_" * total_width, fmt(headers), "=" * total_width]
-    for i, r in enumerate(rows):
-        lines.append(fmt(r))
-        lines.append("_" * total_width if i < len(rows) - 1 else "=" * total_width)
-    total = model.count_params()
-    trainable = sum(_trainable_count(layer) for layer in model.layers)
-    lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}", "_" * total_width]
-    return lines
+    return graph.engine.summary(model.name, json.dumps(rows))

@@ -43,21 +43,17 @@ def test_save_load_predicts_identically_and_training_continues(tmp_path, build):
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))   # same optimizer state, same steps
 
 
-def test_a_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
-    """Ctrl-C while the arrays are being written: the old file is intact and no temporary file is left."""
+def test_a_failed_save_leaves_no_temporary_file(tmp_path):
+    """The engine's write fails at the rename (the target is a folder): a clear error, the folder untouched and no
+    temporary file left. (An interrupted save keeping the previous file is the kill -9 test in test_engine_formats.)"""
     model = sequential()
-    path = str(tmp_path / "model.scnn")
-    model.save(path)
-    before = open(path, "rb").read()
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(np, "ascontiguousarray", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        model.save(path)
-    monkeypatch.undo()
-    assert open(path, "rb").read() == before
-    assert [f for f in os.listdir(tmp_path) if f.startswith(".swiftcnn-")] == []
+    target = tmp_path / "model.scnn"
+    target.mkdir()
+    (target / "inside").write_text("kept")
+    with pytest.raises(OSError):
+        model.save(str(target))
+    assert (target / "inside").read_text() == "kept"
+    assert sorted(os.listdir(tmp_path)) == ["model.scnn"]
 
 
 def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):

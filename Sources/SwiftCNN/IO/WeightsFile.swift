@@ -372,7 +372,11 @@ public enum WeightsFile {
             prefixCRC = crc32(prefix, 0)
             prefixCRC = crc32(headerBytes, prefixCRC)
             dataStart = WeightsFile.prefixSize + Int(length)
-            let json = try JSON.parse(headerBytes, what: "\(path): header")
+            let json: JSON
+            do { json = try JSON.parse(headerBytes, what: "header") } catch SwiftCNNError.invalidArgument(let why) {
+                // A damaged header usually fails to parse before the checksum is reached: say what the user needs.
+                throw SwiftCNNError.invalidArgument("\(path) is corrupted (\(why))")
+            }
             guard case .object = json, let list = json["arrays"]?.arrayValue else {
                 throw SwiftCNNError.invalidArgument("\(path): the header is not an object with an \"arrays\" list")
             }
