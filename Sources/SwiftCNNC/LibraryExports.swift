@@ -4,12 +4,15 @@ import SwiftCNN
 let versionString = "0.1.0"
 private let versionCString: UnsafeMutablePointer<CChar> = strdup(versionString)!
 
+/// The library version string.
 @_cdecl("scnn_version")
 public func scnn_version() -> UnsafePointer<CChar> { UnsafePointer(versionCString) }
 
+/// The calling thread's last error message.
 @_cdecl("scnn_last_error")
 public func scnn_last_error() -> UnsafePointer<CChar> { lastErrorPointer() }
 
+/// Sets the engine's thread count.
 @_cdecl("scnn_set_num_threads")
 public func scnn_set_num_threads(_ n: Int32) -> Int32 {
     guarded("scnn_set_num_threads") {
@@ -27,11 +30,13 @@ private let instructionSetNames: [InstructionSet: UnsafeMutablePointer<CChar>] =
 @_cdecl("scnn_instruction_set")
 public func scnn_instruction_set() -> UnsafePointer<CChar> { UnsafePointer(instructionSetNames[InstructionSet.active]!) }
 
+/// The engine's thread count.
 @_cdecl("scnn_get_num_threads")
 public func scnn_get_num_threads(_ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("scnn_get_num_threads") { try required(out, "out").pointee = Int32(engineThreadCount) }
 }
 
+/// A seeded permutation of 0..<n from the engine's RNG.
 @_cdecl("scnn_permutation")
 public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("scnn_permutation") {
@@ -51,6 +56,7 @@ public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out
 import Glibc
 #endif
 
+/// Resamples a batch of images through one affine transform each.
 @_cdecl("scnn_augment")
 public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: Int64, _ w: Int64, _ c: Int64,
                          _ transforms: UnsafePointer<Float>?, _ fillMode: Int32, _ cval: Float, _ rescale: Double,

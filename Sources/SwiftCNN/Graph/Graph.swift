@@ -11,6 +11,7 @@ import Glibc
 public final class Graph {
     /// One layer application.
     public final class Node {
+        /// The layer this node applies.
         public let layer: Layer
         /// Indices of the nodes feeding this one.
         public let inputs: [Int]
@@ -33,9 +34,11 @@ public final class Graph {
             self.sampleSize = shape.reduce(1, &*)
         }
 
+        /// Whether the node is a model input.
         public var isInput: Bool { layer is InputLayer }
     }
 
+    /// Every node, in topological (insertion) order.
     public private(set) var nodes: [Node] = []
     /// Nodes that are model inputs, in order.
     public private(set) var inputNodes: [Int] = []
@@ -46,7 +49,9 @@ public final class Graph {
 
     /// Flat parameter storage and the matching gradients.
     public private(set) var parameters = FloatBuffer()
+    /// Gradients of the parameters, laid out like `parameters`.
     public private(set) var gradients = FloatBuffer()
+    /// Number of scalar parameters of the whole graph.
     public private(set) var parameterCount = 0
 
     // Per-batch-size plan.
@@ -62,6 +67,7 @@ public final class Graph {
     /// The batch size of the last forward pass.
     public private(set) var lastBatch = 0
 
+    /// An empty graph; add inputs and layers, then `build`.
     public init() {}
 
     // MARK: building
@@ -162,6 +168,7 @@ public final class Graph {
         node.parameterOffsets.map { parameters.pointer + $0 }
     }
 
+    /// Pointers to a node's parameter gradients inside the flat gradient storage.
     public func gradientPointers(_ node: Node) -> [UnsafeMutablePointer<Float>] {
         node.parameterOffsets.map { gradients.pointer + $0 }
     }

@@ -1,10 +1,13 @@
 /// Hyper-parameters given as text (`filters=32`, `kernel_size=3,3`), the form they cross the C ABI in.
 /// Typed getters throw a clear error naming the layer, the key and what was expected.
 public struct LayerConfig {
+    /// The key-value pairs as given.
     public var values: [String: String]
+    /// The layer type, named in error messages.
     public let layerType: String
     private var used: Set<String> = []
 
+    /// A configuration from parsed pairs.
     public init(layerType: String, values: [String: String]) {
         self.layerType = layerType
         self.values = values
@@ -31,12 +34,14 @@ public struct LayerConfig {
         .invalidArgument("\(layerType): invalid value for '\(key)': received '\(values[key] ?? "")', expected \(expected)")
     }
 
+    /// The text under `key`, or `def`; throws when both are missing.
     public func string(_ key: String, default def: String? = nil) throws -> String {
         if let v = values[key] { return v }
         if let def { return def }
         throw SwiftCNNError.invalidArgument("\(layerType): missing required argument '\(key)'")
     }
 
+    /// An integer >= `min` under `key`, or `def`.
     public func int(_ key: String, default def: Int? = nil, min: Int = Int.min) throws -> Int {
         guard let text = values[key] else {
             if let def { return def }
@@ -46,6 +51,7 @@ public struct LayerConfig {
         return v
     }
 
+    /// A finite number under `key`, or `def`.
     public func double(_ key: String, default def: Double? = nil) throws -> Double {
         guard let text = values[key] else {
             if let def { return def }
@@ -58,6 +64,7 @@ public struct LayerConfig {
         return v
     }
 
+    /// true/false/1/0 under `key`, or `def`.
     public func bool(_ key: String, default def: Bool) throws -> Bool {
         guard let text = values[key] else { return def }
         switch text.lowercased() {

@@ -8,6 +8,7 @@ public final class ZeroPadding2D: Layer {
     public let padding: (Int, Int, Int, Int)
     private var h = 0, w = 0, c = 0
 
+    /// Zeros added (top, bottom, left, right).
     public init(padding: (Int, Int, Int, Int) = (1, 1, 1, 1), name: String = "") {
         self.name = name
         self.padding = padding

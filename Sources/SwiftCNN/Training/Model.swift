@@ -2,9 +2,13 @@
 /// One training step (forward, loss, backward, update, metric) is one call; with a fixed batch size it allocates
 /// nothing.
 public final class Model {
+    /// The layers and their parameters.
     public let graph: Graph
+    /// The loss set by `compile`.
     public private(set) var loss: Loss?
+    /// The optimizer set by `compile` (holds its state).
     public private(set) var optimizer: Optimizer?
+    /// The metric set by `compile`, if any.
     public private(set) var metric: Metric?
     /// Seed of the dropout streams; the step counter makes every step's masks different.
     public var seed: UInt64
@@ -12,6 +16,7 @@ public final class Model {
     private var lossGradient = FloatBuffer()
     private var trainableRanges: [Range<Int>] = []
 
+    /// A trainer for `graph`; `seed` drives dropout.
     public init(graph: Graph, seed: UInt64 = 0) {
         self.graph = graph
         self.seed = seed

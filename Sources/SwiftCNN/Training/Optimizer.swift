@@ -1,15 +1,24 @@
 /// The optimizers of Keras 3 with their update rules and defaults. State (momentum, moving averages) is one flat
 /// array per slot matching the graph's flat parameter storage, so an update is a pass over contiguous ranges.
 public final class Optimizer {
+    /// The update rule.
     public enum Kind: String { case sgd, rmsprop, adam }
 
+    /// Which update rule.
     public let kind: Kind
+    /// Step size (Keras `learning_rate`).
     public var learningRate: Float
+    /// SGD and RMSprop momentum.
     public var momentum: Float
+    /// SGD Nesterov momentum.
     public var nesterov: Bool
+    /// RMSprop decay of the squared-gradient average.
     public var rho: Float
+    /// Adam decay of the first moment.
     public var beta1: Float
+    /// Adam decay of the second moment.
     public var beta2: Float
+    /// Added to denominators (RMSprop, Adam).
     public var epsilon: Float
     /// Number of updates applied so far (Keras `iterations`).
     public private(set) var iterations: Int = 0

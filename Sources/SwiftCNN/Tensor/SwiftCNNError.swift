@@ -11,6 +11,7 @@ public enum SwiftCNNError: Error, CustomStringConvertible {
     /// Memory for a buffer could not be allocated; the message gives the size (Python `MemoryError`).
     case outOfMemory(String)
 
+    /// The message, as the C ABI and Python report it.
     public var description: String {
         switch self {
         case .invalidArgument(let m), .unknownName(let m), .invalidState(let m), .io(let m), .outOfMemory(let m): return m
