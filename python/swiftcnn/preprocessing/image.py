@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _native
 from .._optional import require
+from ..utils import next_seed
 
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "Iterator", "load_img", "img_to_array",
            "array_to_img"]
@@ -233,7 +234,8 @@ class Iterator:
         if n == 0:
             raise ValueError("no samples to iterate over")
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.seed = seed if seed is not None else int(np.random.default_rng().integers(1 << 31))
+        # With no seed, the next one of the library's stream: utils.set_random_seed makes the batches repeatable.
+        self.seed = seed if seed is not None else next_seed() % (1 << 31)
         self.epoch = 0
         self.batch_index = 0
         self.total_batches_seen = 0
