@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from ._optional import require
 from .functional import is_model
 from .keras_config import keras_layer_order, snake_case
 
@@ -23,11 +24,7 @@ __all__ = ["keras_children", "group_name", "weight_trainable_flags", "legacy_wei
 
 
 def h5py_module():
-    try:
-        import h5py
-        return h5py
-    except ImportError:
-        raise ImportError("reading and writing Keras .h5 and .keras files needs h5py: pip install h5py") from None
+    return require("h5py", "reading and writing Keras .h5 and .keras files")
 
 
 def keras_class(layer):

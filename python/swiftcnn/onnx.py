@@ -10,6 +10,7 @@ computed here.
 """
 import numpy as np
 
+from ._optional import require
 from .atomic import write_atomically
 
 __all__ = ["export_onnx", "OPSET", "SUPPORTED_LAYERS"]
@@ -24,11 +25,7 @@ _ACTIVATION_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
 def _onnx():
-    try:
-        import onnx
-        return onnx
-    except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install onnx") from None
+    return require("onnx", "ONNX export")
 
 
 def _same_pads(size, kernel, stride, dilation=1):
