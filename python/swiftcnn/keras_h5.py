@@ -66,9 +66,10 @@ def read_h5(path):
             raise ValueError(f"{path}: model_config is not valid JSON ({e})") from None
         root = f["model_weights"] if "model_weights" in f else f
         weights = {}
-        for name in keras_weights._names(root.attrs.get("layer_names", [])):
+        for name in keras_weights.decoded_names(root.attrs.get("layer_names", [])):
             g = root[name]
-            weights[name] = [np.asarray(g[w]) for w in keras_weights._names(g.attrs.get("weight_names", []))]
+            names = keras_weights.decoded_names(g.attrs.get("weight_names", []))
+            weights[name] = [np.asarray(g[w]) for w in names]
     return entry, training, weights
 
 

@@ -241,9 +241,9 @@ def read_keras_weights_file(model, path):
             walk(f["layers"])
         else:                                              # legacy .h5 (model.save or save_weights)
             root = f["model_weights"] if "model_weights" in f else f
-            for name in _names(root.attrs.get("layer_names", [])):
+            for name in decoded_names(root.attrs.get("layer_names", [])):
                 g = root[name]
-                wnames = _names(g.attrs.get("weight_names", []))
+                wnames = decoded_names(g.attrs.get("weight_names", []))
                 if wnames:
                     entries.append((name, [np.asarray(g[w]) for w in wnames]))
 
@@ -273,5 +273,5 @@ def read_keras_weights_file(model, path):
     return [a for arrays in chosen for a in arrays]
 
 
-def _names(values):
+def decoded_names(values):
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]

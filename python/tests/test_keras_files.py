@@ -124,7 +124,8 @@ def test_the_chapters_h5_round_trip_is_a_real_hdf5_keras_file(tmp_path):
     assert type(again.optimizer).__name__ == "RMSprop" and again.optimizer.learning_rate == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize("make_optimizer", [lambda: optimizers.Adam(0.01), lambda: optimizers.RMSprop(0.01, momentum=0.5),
+@pytest.mark.parametrize("make_optimizer", [lambda: optimizers.Adam(0.01),
+                                            lambda: optimizers.RMSprop(0.01, momentum=0.5),
                                             lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True)],
                          ids=["adam", "rmsprop", "sgd"])
 def test_optimizer_state_travels_in_keras_archives(tmp_path, make_optimizer):

@@ -38,7 +38,8 @@ def run_and_compare(model, path, batches=(1, 3)):
         want = want if isinstance(want, list) else [want]
         for g, w in zip(got, want):
             assert g.shape == w.shape
-            assert np.abs(g - w).max() <= REL * np.abs(w).max(), f"relative error {np.abs(g - w).max() / np.abs(w).max()}"
+            error = np.abs(g - w).max() / np.abs(w).max()
+            assert error <= REL, f"relative error {error}"
     return session
 
 
