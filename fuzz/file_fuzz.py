@@ -158,7 +158,16 @@ def mutate_json(obj, rng):
 
 
 def mutants(seed_files, rng):
-    """Yields (loader kind, bytes, mutation name), forever: every truncation first, then random mutations."""
+    """Yields (loader kind, bytes, mutation name), forever: the fixed mutations (every truncation, crafted fields)
+    alternating with random ones, so that a short run sees both kinds; then random ones only."""
+    fixed, random_ones = fixed_mutants(seed_files), random_mutants(seed_files, rng)
+    for item in fixed:
+        yield item
+        yield next(random_ones)
+    yield from random_ones
+
+
+def fixed_mutants(seed_files):
     formats = [(0, seed_files[0]), (1, seed_files[1]), (2, seed_files[2]), (2, seed_files[3])]
     for kind, data in formats:
         for n in range(len(data)):
@@ -173,6 +182,10 @@ def mutants(seed_files, rng):
         yield kind, data[:-4] + b"\0\0\0\0", "wrong crc"
         for target in ("/dev/zero", "/dev/null", "/proc/self/mem"):
             yield kind, target.encode(), "device path as content"
+
+
+def random_mutants(seed_files, rng):
+    formats = [(0, seed_files[0]), (1, seed_files[1]), (2, seed_files[2]), (2, seed_files[3])]
     while True:
         kind, data = rng.choice(formats)
         choice = rng.random()
