@@ -33,12 +33,12 @@ test: build swift-test pytest fuzz-slice
 # hangs fail; exceptions outside ValueError/OSError from the model-file reader are counted, see README).
 fuzz-slice: build
 	$(PYTHON) fuzz/api_fuzz.py --seconds 35 --known fuzz/known_failures.txt
-	$(PYTHON) fuzz/file_fuzz.py --seconds 20 --crashes-only
+	$(PYTHON) fuzz/file_fuzz.py --seconds 20
 
 # The full campaign, bounded: 100,000 API operations, 20,000 file inputs, 1,000,000 libFuzzer executions.
 fuzz: build
 	$(PYTHON) fuzz/api_fuzz.py --operations 100000
-	$(PYTHON) fuzz/file_fuzz.py --inputs 20000 --crashes-only
+	$(PYTHON) fuzz/file_fuzz.py --inputs 20000
 	bash fuzz/build_libfuzzer.sh
 	RUNS=500000 bash fuzz/run_libfuzzer.sh
 
