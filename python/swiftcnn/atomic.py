@@ -1,20 +1,45 @@
 """Files written whole or not at all, and files read only when they are regular files.
 
 Every format swiftcnn writes from Python (Keras archives, Keras HDF5, ONNX) goes through `write_atomically`: the
-bytes go to a temporary file in the target folder, which is fsynced, given the mode the umask allows and renamed
-over the target; the folder is fsynced too, so after a crash the target is the old file or the new one. (The
-engine's own format is written the same way by the engine.)"""
+bytes go to a temporary file in the target folder (created exclusively, named like the engine's temporaries so
+that each removes what a killed save of the other left), which is fsynced and renamed over the target; the folder
+is fsynced too, so after a crash the target is the old file or the new one. The mode follows the umask.
+(The engine's own format is written the same way by the engine.)"""
 import os
+import secrets
 import stat
-import tempfile
 
-__all__ = ["write_atomically", "leading_bytes", "check_regular_file"]
+__all__ = ["write_atomically", "remove_stale_temporaries", "leading_bytes", "check_regular_file"]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+TEMPORARY_MARKER = ".swiftcnn-tmp."     # `.<target>.swiftcnn-tmp.<pid>.<random>`, the engine's naming too
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder):
+    """Removes the temporaries that saves of processes which no longer exist (killed mid-save) left in `folder`."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split(".")
+        if not name.startswith(".") or len(parts) < 5 or parts[-3] != "swiftcnn-tmp" or not parts[-2].isdigit():
+            continue
+        if not _process_exists(int(parts[-2])):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def write_atomically(path, write):
@@ -24,8 +49,10 @@ def write_atomically(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".swiftcnn-", suffix=".tmp", dir=folder)
-    os.close(fd)
+    remove_stale_temporaries(folder)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}{TEMPORARY_MARKER}{os.getpid()}.{secrets.token_hex(8)}")
+    # Created exclusively and never through a link; the mode follows the umask like any other new file.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
     try:
         write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
@@ -33,7 +60,6 @@ def write_atomically(path, write):
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a saved file follows the umask like any other
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

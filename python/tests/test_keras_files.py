@@ -5,6 +5,8 @@ Keras 3 and tf.keras 2.x (python/tests/data) load; unsupported, truncated and fo
 import json
 import os
 import stat
+import subprocess
+import sys
 import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -268,6 +270,12 @@ def test_writes_are_atomic_and_follow_the_umask(tmp_path, ext):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / ("fresh" + ext)).st_mode) == 0o640
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()                         # a save killed mid-write left its temporary: the next save removes it
+    stale = tmp_path / f".fresh{ext}.swiftcnn-tmp.{dead.pid}.0123abcd"
+    stale.write_bytes(b"half a file")
+    save(str(tmp_path / ("fresh" + ext)))
+    assert not stale.exists() and sorted(os.listdir(tmp_path)) == sorted([target.name, "fresh" + ext])
     with pytest.raises(OSError):
         save(str(tmp_path / "no" / "such" / ("folder" + ext)))
 
