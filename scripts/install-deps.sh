@@ -39,3 +39,9 @@ if ! "$PYTHON" -c "import torch" 2>/dev/null; then
     echo "Installing torch (CPU)"
     "$PYTHON" -m pip install -q "torch==2.13.0+cpu" 2>/dev/null || "$PYTHON" -m pip install -q torch
 fi
+# The peers the interoperability tests load files into and out of (they must run in CI, not skip): Keras 3 on the
+# PyTorch backend (no TensorFlow needed), ONNX and ONNX Runtime.
+for pkg in keras onnx onnxruntime; do
+    (cd / && KERAS_BACKEND=torch "$PYTHON" -c "import $pkg") 2>/dev/null \
+        || { echo "Installing $pkg"; "$PYTHON" -m pip install -q "$pkg"; }
+done

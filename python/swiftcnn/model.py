@@ -11,6 +11,7 @@ from . import optimizers as optimizers_module, saving, summary as summary_module
 from .data_adapters import DataSpec, as_array, batch_of, is_batch_source, steps_of
 from .functional import EngineGraph, KerasTensor, graph_of, trace
 from .layers import Input
+from .onnx import export_onnx
 from .serialization import deserialize, register
 from .utils import next_seed
 
@@ -530,6 +531,15 @@ class Model:
         """Writes the weights (a swiftcnn file; a path ending in .h5 gets the Keras 3 `.weights.h5` layout)."""
         saving.check_overwrite(filepath, overwrite)
         return saving.save_weights(self, filepath)
+
+    def export(self, filepath, format="onnx", verbose=False, **kwargs):
+        """Writes the model for inference elsewhere; format="onnx" (opset 17, dynamic batch, NHWC input), written
+        with the `onnx` package and checked with `onnx.checker` (see `swiftcnn.onnx`)."""
+        if format != "onnx":
+            raise ValueError(f"export(): format={format!r} is not supported; swiftcnn exports format='onnx'")
+        if kwargs:
+            raise TypeError(f"export(): unrecognized keyword arguments: {sorted(kwargs)}")
+        return export_onnx(self, filepath)
 
     def load_weights(self, filepath):
         """Reads weights saved by swiftcnn, or by Keras (`.weights.h5`, legacy `.h5`) for the same structure."""

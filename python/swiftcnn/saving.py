@@ -1,22 +1,25 @@
 """Saving and loading: what goes into a file, and which format a path gets.
 
-The engine owns swiftcnn's own file format (`IO/WeightsFile.swift`: magic, version, JSON header, float32 arrays,
-CRC-32, atomic exclusive-temporary writes, bounded reads); Python puts the architecture and compile settings into
-the header and reads them back. Keras HDF5 weight files are read and written here with h5py, the library that owns
-that format.
+The format follows the extension, as in Keras: `.keras` is the Keras 3 archive (`keras_archive`), `.h5` / `.hdf5`
+the legacy Keras HDF5 file (`keras_h5`), and any other name swiftcnn's own format, which the engine owns
+(`IO/WeightsFile.swift`: magic, version, JSON header, float32 arrays, CRC-32, atomic exclusive-temporary writes,
+bounded reads); Python puts the architecture and compile settings into its header and reads them back. Loading
+looks at the file's first bytes, not its name. Every format is written atomically.
 """
 import json
 import os
-import stat
-import tempfile
+import warnings
 
 import numpy as np
 
-from . import _native, optimizers
-from ._optional import require
+from . import _native, keras_archive, keras_config, keras_h5, keras_weights, optimizers
+from .atomic import leading_bytes, write_atomically
 from .serialization import deserialize
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+KERAS_EXTENSIONS = (".keras",)
+HDF5_EXTENSIONS = (".h5", ".hdf5")
 
 
 # ---------- architecture ----------
@@ -42,28 +45,6 @@ def check_overwrite(path, overwrite):
         raise FileExistsError(f"{path} exists and overwrite=False")
 
 
-# ---------- files ----------
-def _leading_bytes(path, count=8):
-    """The first bytes of a regular file; anything else (a FIFO, a device, a folder) is refused without blocking."""
-    path = os.fspath(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as e:
-        raise type(e)(e.errno, f"cannot read {path}: {e.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"cannot read {path}: not a regular file")
-        return os.read(fd, count)
-    finally:
-        os.close(fd)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _own_graph_engine(model):
     """The engine graph that holds exactly this model's weights. A model that reads another model's graph (an
     activation model) is saved through a copy of its own."""
@@ -74,10 +55,21 @@ def _own_graph_engine(model):
     return copy, copy.graph.engine
 
 
+def _extension(path):
+    return os.path.splitext(path)[1].lower()
+
+
 # ---------- public functions ----------
 def save_model(model, path):
-    """Architecture, weights, compile settings and optimizer state in one engine file, written atomically."""
+    """Architecture, weights, compile settings (and optimizer state, except in legacy HDF5) in one file, written
+    atomically, in the format the extension names."""
     path = os.fspath(path)
+    model.graph     # raises unless built
+    if _extension(path) in KERAS_EXTENSIONS:
+        owner, _ = _own_graph_engine(model)     # an activation model is saved through a copy, uncompiled
+        return keras_archive.save_archive(owner, path, _native.version())
+    if _extension(path) in HDF5_EXTENSIONS:
+        return keras_h5.save_h5(model, path)
     compile_info = None
     if model.optimizer is not None:
         opt = model.optimizer
@@ -90,10 +82,20 @@ def save_model(model, path):
 
 
 def load_model(path, compile=True):
-    """The model saved by `model.save(path)`: same architecture, weights, optimizer state and compile settings,
-    so predictions are bit-identical and training continues where it stopped."""
+    """A model from a swiftcnn file (bit-identical predictions, training continues where it stopped), a Keras 3
+    `.keras` archive or a Keras HDF5 file (Keras 3 or tf.keras 2.x), whatever its name."""
     path = os.fspath(path)
-    _leading_bytes(path)     # FileNotFoundError / not a regular file, as Python reports them
+    magic = leading_bytes(path)     # FileNotFoundError / not a regular file, as Python reports them
+    if magic.startswith(ZIP_MAGIC):
+        return _load_keras_archive(path, compile)
+    if magic == HDF5_MAGIC:
+        return _load_keras_h5(path, compile)
+    if _extension(path) == ".onnx":
+        raise ValueError(f"{path}: swiftcnn writes ONNX files (model.export) but does not read them; load a .keras, "
+                         ".h5 or swiftcnn file")
+    if _extension(path) in KERAS_EXTENSIONS:
+        raise ValueError(f"{path} is not a valid .keras file (a Keras archive is a zip file; this one starts with "
+                         f"{magic!r})")
     header = json.loads(_native.read_file_header(path))
     if header.get("kind") != "model":
         raise ValueError(f"{path} holds only weights; build the model and call model.load_weights(path)")
@@ -115,9 +117,52 @@ def load_model(path, compile=True):
     return model
 
 
+def _build_keras_model(entry, path):
+    try:
+        spec = keras_config.model_from_keras(entry, path)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"{path}: the model architecture is not one Keras writes ({type(e).__name__}: {e})") from None
+    return deserialize(spec)
+
+
+def _compile_from(model, config, path):
+    settings = keras_config.compile_from_keras(config, path)
+    if settings is None:
+        return False
+    cls, opt_config, loss, metric = settings
+    model.compile(optimizer=getattr(optimizers, cls).from_config(opt_config), loss=loss,
+                  metrics=[metric] if metric else None)
+    return True
+
+
+def _load_keras_archive(path, compile):
+    entry, compile_config, f = keras_archive.read_archive(path)
+    with f:
+        model = _build_keras_model(entry, path)
+        values = keras_weights.read_weights_tree(f, model, path)
+        for layer, arrays in values.items():
+            layer.set_weights(arrays)
+        if compile and _compile_from(model, compile_config, path):
+            variables = keras_archive.optimizer_values(f)
+            if variables is not None and not keras_weights.set_optimizer_variables(model, variables, path):
+                warnings.warn(f"{path}: the optimizer variables in the file do not fit the model's optimizer; "
+                              "training starts with a fresh optimizer state", stacklevel=3)
+    return model
+
+
+def _load_keras_h5(path, compile):
+    entry, training_config, weights = keras_h5.read_h5(path)
+    model = _build_keras_model(entry, path)
+    for layer, arrays in keras_h5.set_legacy_weights(model, weights, path).items():
+        layer.set_weights(arrays)
+    if compile:
+        _compile_from(model, training_config, path)
+    return model
+
+
 def save_weights(model, path):
     path = os.fspath(path)
-    if path.endswith(".h5"):
+    if _extension(path) in HDF5_EXTENSIONS:
         return _save_keras_weights(model, path)
     _, engine = _own_graph_engine(model)
     engine.save(path, json.dumps({"kind": "weights", "model": model.get_config()}), False)
@@ -129,8 +174,8 @@ def load_weights(model, path):
     structure (layers with weights matched in order, shapes checked). Nothing changes if anything is wrong."""
     path = os.fspath(path)
     graph = model.graph     # raises unless built
-    if _leading_bytes(path) == HDF5_MAGIC:
-        model.set_weights(_read_keras_weights(model, path))
+    if leading_bytes(path) == HDF5_MAGIC:
+        model.set_weights(keras_weights.read_keras_weights_file(model, path))
     elif graph is model.own_graph:
         graph.engine.load(path, False)
     else:
@@ -138,93 +183,11 @@ def load_weights(model, path):
                          "into that model")
 
 
-def _weighted_layers(model):
-    out = []
-    for layer in model.layers:
-        if hasattr(layer, "graph_trace"):
-            out += _weighted_layers(layer)
-        elif layer.get_weights():
-            out.append(layer)
-    return out
-
-
-def _h5py():
-    return require("h5py", "reading and writing Keras .h5 files")
-
-
-def _natural(name):
-    import re
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def _read_keras_weights(model, path):
-    """Weight lists per layer name from a Keras file, matched to the model's layers: by name when every layer's
-    name is in the file, otherwise in order, each layer taking the next file entry whose shapes fit."""
-    h5py = _h5py()
-    layers = _weighted_layers(model)
-    entries = []   # (name, [arrays]) in file order
-    with h5py.File(path, "r") as f:
-        if "layers" in f:                                  # Keras 3 .weights.h5: layers/<name>/vars/<i>
-            def walk(group, prefix=""):
-                for name in sorted(group, key=_natural):
-                    g = group[name]
-                    if "vars" in g and len(g["vars"]):
-                        entries.append((name, [np.asarray(g["vars"][k]) for k in sorted(g["vars"], key=int)]))
-                    if "layers" in g:
-                        walk(g["layers"])
-            walk(f["layers"])
-        else:                                              # Keras 2 legacy .h5 (model.save or save_weights)
-            root = f["model_weights"] if "model_weights" in f else f
-            names = [n.decode() if isinstance(n, bytes) else n for n in root.attrs.get("layer_names", [])]
-            for name in names:
-                g = root[name]
-                wnames = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
-                if wnames:
-                    entries.append((name, [np.asarray(g[w]) for w in wnames]))
-
-    def fits(layer, arrays):
-        current = layer.get_weights()
-        return len(arrays) == len(current) and all(a.shape == b.shape for a, b in zip(arrays, current))
-
-    by_name = dict(entries)
-    if all(layer.name in by_name for layer in layers):
-        chosen = [by_name[layer.name] for layer in layers]
-    else:
-        if len(entries) != len(layers):
-            raise ValueError(f"{path} holds weights for {len(entries)} layers, but the model has {len(layers)} "
-                             "layers with weights")
-        chosen, used = [], set()
-        for layer in layers:
-            pick = next((i for i, (_, arrays) in enumerate(entries) if i not in used and fits(layer, arrays)), None)
-            if pick is None:
-                raise ValueError(f"{path}: no weights in the file fit layer '{layer.name}' "
-                                 f"(shapes {[w.shape for w in layer.get_weights()]})")
-            used.add(pick)
-            chosen.append(entries[pick][1])
-    for layer, arrays in zip(layers, chosen):
-        if not fits(layer, arrays):
-            raise ValueError(f"{path}: weights for layer '{layer.name}' have shapes {[a.shape for a in arrays]}, "
-                             f"expected {[b.shape for b in layer.get_weights()]}")
-    return [a for arrays in chosen for a in arrays]
-
-
 def _save_keras_weights(model, path):
-    """Writes the Keras 3 `.weights.h5` layout (layers/<name>/vars/<i>)."""
-    h5py = _h5py()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".swiftcnn-", suffix=".h5", dir=folder)
-    os.close(fd)
-    try:
+    """Writes the Keras 3 `.weights.h5` layout (layers/<name>/vars/<i>, names as Keras gives them)."""
+    h5py = keras_weights.h5py_module()
+
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
-            root = f.create_group("layers")
-            for layer in _weighted_layers(model):
-                vars_group = root.create_group(layer.name).create_group("vars")
-                for i, w in enumerate(layer.get_weights()):
-                    vars_group.create_dataset(str(i), data=w)
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a saved file follows the umask like any other
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+            keras_weights.write_weights_tree(f, model)
+    return write_atomically(path, write)

@@ -1,5 +1,6 @@
 """Keras optimizers. The update rules run in the engine; these objects carry the settings and, once a model is
-compiled with them, read and write its learning rate."""
+compiled with them, read and write its learning rate. The tf.keras 2.x module paths `optimizers.adam_v2`,
+`rmsprop_v2`, `gradient_descent_v2` and `legacy` make the same optimizers."""
 import warnings
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
@@ -130,3 +131,6 @@ def get(identifier):
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Valid names: {', '.join(_BY_NAME)}")
+
+
+from . import adam_v2, gradient_descent_v2, legacy, rmsprop_v2  # noqa: E402  (the tf.keras 2.x paths)
