@@ -1,13 +1,18 @@
-"""Builds the Swift engine (release, Swift runtime linked in) and the `swiftcnn._native` extension.
+"""Builds the Swift engine (release, Swift runtime linked in) and the `swiftcnn._native` extension; the package's
+metadata and extras are in pyproject.toml.
 
-    pip install --no-build-isolation .
+    pip install .                       # a fresh virtual environment with the Swift toolchain on PATH
+    python -m build                     # sdist + wheel; `auditwheel repair` then makes the wheel portable
+
+SWIFTCNN_SWIFT_SCRATCH names the `swift build` scratch folder (default: .build in the source tree), so a build
+from an unpacked sdist can reuse an earlier build of the engine.
 """
 import os
 import shutil
 import subprocess
 
 import numpy
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -45,14 +50,9 @@ native = Extension(
 )
 
 setup(
-    name="swiftcnn",
-    version="0.1.0",
-    description="Convolutional networks with a Swift engine and the Keras API",
     package_dir={"": "python"},
-    packages=["swiftcnn", "swiftcnn.datasets", "swiftcnn.preprocessing"],
+    packages=find_packages("python", exclude=["tests", "tests.*"]),
     package_data={"swiftcnn": ["libswiftcnn.so", "include/swiftcnn.h"]},
     ext_modules=[native],
     cmdclass={"build_ext": BuildWithSwift},
-    python_requires=">=3.9",
-    install_requires=["numpy"],
 )

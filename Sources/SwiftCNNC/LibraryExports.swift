@@ -4,12 +4,15 @@ import SwiftCNN
 let versionString = "0.1.0"
 private let versionCString: UnsafeMutablePointer<CChar> = strdup(versionString)!
 
+/// The library version string.
 @_cdecl("scnn_version")
 public func scnn_version() -> UnsafePointer<CChar> { UnsafePointer(versionCString) }
 
+/// The calling thread's last error message.
 @_cdecl("scnn_last_error")
 public func scnn_last_error() -> UnsafePointer<CChar> { lastErrorPointer() }
 
+/// Sets the engine's thread count.
 @_cdecl("scnn_set_num_threads")
 public func scnn_set_num_threads(_ n: Int32) -> Int32 {
     guarded("scnn_set_num_threads") {
@@ -27,18 +30,25 @@ private let instructionSetNames: [InstructionSet: UnsafeMutablePointer<CChar>] =
 @_cdecl("scnn_instruction_set")
 public func scnn_instruction_set() -> UnsafePointer<CChar> { UnsafePointer(instructionSetNames[InstructionSet.active]!) }
 
+/// The engine's thread count.
 @_cdecl("scnn_get_num_threads")
 public func scnn_get_num_threads(_ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("scnn_get_num_threads") { try required(out, "out").pointee = Int32(engineThreadCount) }
 }
 
+/// A seeded permutation of 0..<n from the engine's RNG.
 @_cdecl("scnn_permutation")
 public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("scnn_permutation") {
-        guard n >= 0 else { throw SwiftCNNError.invalidArgument("permutation length must be >= 0, received \(n)") }
+        let n = try checkedCount(n, "permutation length", limit: maxElementCount)
         let out = try required(out, "out")
+        // Shuffled in the caller's buffer (no copy of n values is allocated); the same swaps as RNG.permutation.
+        let values = UnsafeMutableBufferPointer(start: out, count: n)
+        for i in 0..<n { values[i] = Int64(i) }
         var rng = RNG(seed: seed, stream: stream)
-        for (i, v) in rng.permutation(Int(n)).enumerated() { out[i] = Int64(v) }
+        if n > 1 {
+            for i in stride(from: n - 1, to: 0, by: -1) { values.swapAt(i, rng.nextInt(below: i + 1)) }
+        }
     }
 }
 
@@ -46,6 +56,7 @@ public func scnn_permutation(_ seed: UInt64, _ stream: UInt64, _ n: Int64, _ out
 import Glibc
 #endif
 
+/// Resamples a batch of images through one affine transform each.
 @_cdecl("scnn_augment")
 public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: Int64, _ w: Int64, _ c: Int64,
                          _ transforms: UnsafePointer<Float>?, _ fillMode: Int32, _ cval: Float, _ rescale: Double,
@@ -53,9 +64,12 @@ public func scnn_augment(_ input: UnsafePointer<Float>?, _ count: Int64, _ h: In
     guarded("scnn_augment") {
         let input = try required(input, "in"), transforms = try required(transforms, "transforms")
         let out = try required(out, "out")
-        guard count >= 0, h > 0, w > 0, c > 0, h * w * c < (1 << 31) else {
+        guard count >= 0, h > 0, w > 0, c > 0 else {
             throw SwiftCNNError.invalidArgument("scnn_augment: count must be >= 0 and h, w, c > 0 (received \(count), \(h), \(w), \(c))")
         }
+        let image = try checkedProduct([Int(h), Int(w), Int(c)], "scnn_augment: image size h × w × c", limit: (1 << 31) - 1)
+        _ = try checkedMultiply(Int(count), image, "scnn_augment: count × image size", limit: maxElementCount)
+        _ = try checkedMultiply(Int(count), 9, "scnn_augment: transform parameters", limit: maxElementCount)
         guard let fill = FillMode(rawValue: fillMode) else {
             throw SwiftCNNError.invalidArgument("scnn_augment: fill_mode must be 0...3, received \(fillMode)")
         }

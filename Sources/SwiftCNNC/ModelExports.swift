@@ -2,11 +2,13 @@ import SwiftCNN
 
 // Building and inspecting models. Every function validates its arguments before touching memory.
 
+/// Creates an empty model handle.
 @_cdecl("scnn_model_create")
 public func scnn_model_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded("scnn_model_create") { try required(out, "out").pointee = registerHandle(ModelHandle()) }
 }
 
+/// Frees a model handle (NULL is accepted).
 @_cdecl("scnn_model_free")
 public func scnn_model_free(_ model: OpaquePointer?) -> Int32 {
     guarded("scnn_model_free") {
@@ -17,6 +19,7 @@ public func scnn_model_free(_ model: OpaquePointer?) -> Int32 {
     }
 }
 
+/// Adds an input node with a per-sample shape.
 @_cdecl("scnn_model_add_input")
 public func scnn_model_add_input(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ shape: UnsafePointer<Int64>?,
                                  _ ndim: Int32, _ nodeOut: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -24,11 +27,12 @@ public func scnn_model_add_input(_ model: OpaquePointer?, _ name: UnsafePointer<
         let name = try string(name, "name")
         let shape = try required(shape, "shape"), nodeOut = try required(nodeOut, "node_out")
         guard ndim >= 1, ndim < 8 else { throw SwiftCNNError.invalidArgument("input '\(name)': ndim must be 1...7, received \(ndim)") }
-        let dims = (0..<Int(ndim)).map { Int(clamping: shape[$0]) }
+        let dims = (0..<Int(ndim)).map { Int(shape[$0]) }
         try withModel(model) { h in nodeOut.pointee = Int32(try h.graph.addInput(shape: dims, name: name)) }
     }
 }
 
+/// Adds a layer node from its Keras class name and text configuration.
 @_cdecl("scnn_model_add_layer")
 public func scnn_model_add_layer(_ model: OpaquePointer?, _ type: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?,
                                  _ config: UnsafePointer<CChar>?, _ inputs: UnsafePointer<Int32>?, _ ninputs: Int32,
@@ -49,6 +53,7 @@ public func scnn_model_add_layer(_ model: OpaquePointer?, _ type: UnsafePointer<
     }
 }
 
+/// Marks the model's output nodes.
 @_cdecl("scnn_model_set_outputs")
 public func scnn_model_set_outputs(_ model: OpaquePointer?, _ nodes: UnsafePointer<Int32>?, _ n: Int32) -> Int32 {
     guarded("scnn_model_set_outputs") {
@@ -58,6 +63,7 @@ public func scnn_model_set_outputs(_ model: OpaquePointer?, _ nodes: UnsafePoint
     }
 }
 
+/// Allocates and initialises the parameters from a seed.
 @_cdecl("scnn_model_build")
 public func scnn_model_build(_ model: OpaquePointer?, _ seed: UInt64) -> Int32 {
     guarded("scnn_model_build") {
@@ -68,6 +74,7 @@ public func scnn_model_build(_ model: OpaquePointer?, _ seed: UInt64) -> Int32 {
     }
 }
 
+/// Number of nodes.
 @_cdecl("scnn_model_node_count")
 public func scnn_model_node_count(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("scnn_model_node_count") {
@@ -82,6 +89,7 @@ private func writeShape(_ shape: [Int], _ out: UnsafeMutablePointer<Int64>?, _ n
     ndim.pointee = Int32(shape.count)
 }
 
+/// Per-sample output shape of a node.
 @_cdecl("scnn_model_node_shape")
 public func scnn_model_node_shape(_ model: OpaquePointer?, _ node: Int32, _ shapeOut: UnsafeMutablePointer<Int64>?,
                                   _ ndimOut: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -93,6 +101,7 @@ public func scnn_model_node_shape(_ model: OpaquePointer?, _ node: Int32, _ shap
     }
 }
 
+/// Number of parameter tensors of a node.
 @_cdecl("scnn_model_param_tensor_count")
 public func scnn_model_param_tensor_count(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("scnn_model_param_tensor_count") {
@@ -113,6 +122,7 @@ private func parameter(_ graph: Graph, _ node: Int32, _ index: Int32) throws -> 
     return (n, shapes[Int(index)])
 }
 
+/// Shape of one parameter tensor of a node.
 @_cdecl("scnn_model_param_shape")
 public func scnn_model_param_shape(_ model: OpaquePointer?, _ node: Int32, _ index: Int32,
                                    _ shapeOut: UnsafeMutablePointer<Int64>?, _ ndimOut: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -121,6 +131,7 @@ public func scnn_model_param_shape(_ model: OpaquePointer?, _ node: Int32, _ ind
     }
 }
 
+/// Copies one parameter tensor out.
 @_cdecl("scnn_model_get_param")
 public func scnn_model_get_param(_ model: OpaquePointer?, _ node: Int32, _ index: Int32, _ out: UnsafeMutablePointer<Float>?,
                                  _ count: Int64) -> Int32 {
@@ -129,12 +140,13 @@ public func scnn_model_get_param(_ model: OpaquePointer?, _ node: Int32, _ index
         try withModel(model) { h in
             try requireBuilt(h.graph)
             let (n, shape) = try parameter(h.graph, node, index)
-            try requireCount(count, shape.reduce(1, *), "weights of layer '\(n.layer.name)'")
+            try requireCount(count, try checkedProduct(shape, "weights of layer '\(n.layer.name)'"), "weights of layer '\(n.layer.name)'")
             out.update(from: h.graph.parameterPointers(n)[Int(index)], count: Int(count))
         }
     }
 }
 
+/// Replaces one parameter tensor (finite values of the right count only).
 @_cdecl("scnn_model_set_param")
 public func scnn_model_set_param(_ model: OpaquePointer?, _ node: Int32, _ index: Int32, _ values: UnsafePointer<Float>?,
                                  _ count: Int64) -> Int32 {
@@ -143,7 +155,7 @@ public func scnn_model_set_param(_ model: OpaquePointer?, _ node: Int32, _ index
         try withModel(model) { h in
             try requireBuilt(h.graph)
             let (n, shape) = try parameter(h.graph, node, index)
-            try requireCount(count, shape.reduce(1, *), "weights of layer '\(n.layer.name)'")
+            try requireCount(count, try checkedProduct(shape, "weights of layer '\(n.layer.name)'"), "weights of layer '\(n.layer.name)'")
             for i in 0..<Int(count) where !values[i].isFinite {
                 throw SwiftCNNError.invalidArgument("weights for layer '\(n.layer.name)' contain a non-finite value (\(values[i])) at flat index \(i)")
             }
@@ -152,6 +164,7 @@ public func scnn_model_set_param(_ model: OpaquePointer?, _ node: Int32, _ index
     }
 }
 
+/// Freezes or unfreezes a node.
 @_cdecl("scnn_model_set_trainable")
 public func scnn_model_set_trainable(_ model: OpaquePointer?, _ node: Int32, _ trainable: Int32) -> Int32 {
     guarded("scnn_model_set_trainable") {
@@ -159,6 +172,7 @@ public func scnn_model_set_trainable(_ model: OpaquePointer?, _ node: Int32, _ t
     }
 }
 
+/// Receptive field (size, jump, start) of a node.
 @_cdecl("scnn_model_receptive_field")
 public func scnn_model_receptive_field(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Double>?,
                                        _ hasField: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -174,14 +188,16 @@ public func scnn_model_receptive_field(_ model: OpaquePointer?, _ node: Int32, _
     }
 }
 
+/// FLOPs of one sample's forward pass through a node.
 @_cdecl("scnn_model_node_flops")
 public func scnn_model_node_flops(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("scnn_model_node_flops") {
         let out = try required(out, "out")
-        try withModel(model) { h in out.pointee = Int64(h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
+        try withModel(model) { h in out.pointee = Int64(try h.graph.forwardFLOPs(try requireNode(h.graph, node))) }
     }
 }
 
+/// Writes the parameters only (the model file with an empty caller header).
 @_cdecl("scnn_model_save_weights")
 public func scnn_model_save_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     guarded("scnn_model_save_weights") {
@@ -190,6 +206,7 @@ public func scnn_model_save_weights(_ model: OpaquePointer?, _ path: UnsafePoint
     }
 }
 
+/// Loads the parameters only from a model file.
 @_cdecl("scnn_model_load_weights")
 public func scnn_model_load_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     guarded("scnn_model_load_weights") {

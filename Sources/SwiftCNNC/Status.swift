@@ -10,6 +10,7 @@ let statusKey: Int32 = 2
 let statusState: Int32 = 3
 let statusIO: Int32 = 4
 let statusNull: Int32 = 5
+let statusMemory: Int32 = 6
 
 /// The calling thread's last error message, as a C string owned by the library (one per thread).
 private let errorKey: pthread_key_t = {
@@ -46,6 +47,7 @@ func guarded(_ function: String, _ body: () throws -> Void) -> Int32 {
         case .unknownName: return statusKey
         case .invalidState: return statusState
         case .io: return statusIO
+        case .outOfMemory: return statusMemory
         }
     } catch let error as NullArgument {
         setLastError("\(function): argument '\(error.name)' must not be NULL")
@@ -65,6 +67,14 @@ func required<T>(_ pointer: T?, _ name: String) throws -> T {
 /// Reads a C string argument.
 func string(_ pointer: UnsafePointer<CChar>?, _ name: String) throws -> String {
     String(cString: try required(pointer, name))
+}
+
+/// A caller's count or size argument as an Int, after checking it is in `0...limit`.
+func checkedCount(_ value: Int64, _ what: String, limit: Int = maxElementCount) throws -> Int {
+    guard value >= 0, value <= Int64(limit) else {
+        throw SwiftCNNError.invalidArgument("\(what) must be in 0...\(limit), received \(value)")
+    }
+    return Int(value)
 }
 
 /// Checks that a caller's element count is what the library expects.

@@ -2,6 +2,7 @@ import SwiftCNN
 
 // Compiling, training, evaluating, predicting, and reading activations and gradients at any node.
 
+/// Sets loss, optimizer and metric from their text forms.
 @_cdecl("scnn_model_compile")
 public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CChar>?, _ optimizer: UnsafePointer<CChar>?,
                                _ metric: UnsafePointer<CChar>?) -> Int32 {
@@ -15,17 +16,20 @@ public func scnn_model_compile(_ model: OpaquePointer?, _ loss: UnsafePointer<CC
     }
 }
 
+/// Changes the optimizer's learning rate.
 @_cdecl("scnn_model_set_learning_rate")
 public func scnn_model_set_learning_rate(_ model: OpaquePointer?, _ rate: Double) -> Int32 {
     guarded("scnn_model_set_learning_rate") {
-        guard rate.isFinite, rate >= 0 else { throw SwiftCNNError.invalidArgument("learning rate must be a finite number >= 0, received \(rate)") }
+        guard rate >= 0 else { throw SwiftCNNError.invalidArgument("learning rate must be a finite number >= 0, received \(rate)") }
+        let rate = try checkedFloat(rate, "learning rate")
         try withModel(model) { h in
             guard let opt = h.model.optimizer else { throw SwiftCNNError.invalidState("The model is not compiled.") }
-            opt.learningRate = Float(rate)
+            opt.learningRate = rate
         }
     }
 }
 
+/// The optimizer's learning rate.
 @_cdecl("scnn_model_get_learning_rate")
 public func scnn_model_get_learning_rate(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded("scnn_model_get_learning_rate") {
@@ -58,6 +62,7 @@ private func step(_ name: String, _ model: OpaquePointer?, _ x: UnsafePointer<Fl
     }
 }
 
+/// Checks a whole data set's targets against the compiled loss and output, once, before the steps.
 @_cdecl("scnn_model_check_targets")
 public func scnn_model_check_targets(_ model: OpaquePointer?, _ y: UnsafePointer<Float>?, _ count: Int64,
                                      _ samples: Int64) -> Int32 {
@@ -73,6 +78,7 @@ public func scnn_model_check_targets(_ model: OpaquePointer?, _ y: UnsafePointer
     }
 }
 
+/// One training step on one batch.
 @_cdecl("scnn_model_train_step")
 public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
                                   _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
@@ -80,6 +86,7 @@ public func scnn_model_train_step(_ model: OpaquePointer?, _ x: UnsafePointer<Fl
     step("scnn_model_train_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: true)
 }
 
+/// Loss and metric on one batch in inference mode.
 @_cdecl("scnn_model_test_step")
 public func scnn_model_test_step(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ y: UnsafePointer<Float>?,
                                  _ yCount: Int64, _ batch: Int64, _ lossOut: UnsafeMutablePointer<Double>?,
@@ -87,6 +94,7 @@ public func scnn_model_test_step(_ model: OpaquePointer?, _ x: UnsafePointer<Flo
     step("scnn_model_test_step", model, x, xCount, y, yCount, batch, lossOut, metricOut, train: false)
 }
 
+/// Inference-mode outputs of the first output node.
 @_cdecl("scnn_model_predict")
 public func scnn_model_predict(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
                                _ out: UnsafeMutablePointer<Float>?, _ outCount: Int64) -> Int32 {
@@ -103,6 +111,7 @@ public func scnn_model_predict(_ model: OpaquePointer?, _ x: UnsafePointer<Float
     }
 }
 
+/// Forward pass keeping every node's activation.
 @_cdecl("scnn_model_forward")
 public func scnn_model_forward(_ model: OpaquePointer?, _ x: UnsafePointer<Float>?, _ xCount: Int64, _ batch: Int64,
                                _ training: Int32) -> Int32 {
@@ -113,8 +122,10 @@ public func scnn_model_forward(_ model: OpaquePointer?, _ x: UnsafePointer<Float
             let g = h.graph
             guard g.inputNodes.count == 1 else { throw SwiftCNNError.invalidArgument("the model has \(g.inputNodes.count) inputs; scnn_model_forward feeds one") }
             guard batch > 0 else { throw SwiftCNNError.invalidArgument("batch must be > 0, received \(batch)") }
-            try requireCount(xCount, Int(batch) * g.nodes[g.inputNodes[0]].sampleSize, "input data")
-            g.forward(input: x, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            let batch = try checkedCount(batch, "batch")
+            try requireCount(xCount, try checkedMultiply(batch, g.nodes[g.inputNodes[0]].sampleSize, "input data of \(batch) samples",
+                                                         limit: maxElementCount), "input data")
+            try g.forward(input: x, batch: batch, training: training != 0, stepSeed: h.model.seed)
             h.didBackward = false
         }
     }
@@ -128,6 +139,7 @@ private func forwardedNode(_ g: Graph, _ node: Int32, _ count: Int64) throws -> 
     return n
 }
 
+/// Copies a node's activation from the last forward pass.
 @_cdecl("scnn_model_read_activation")
 public func scnn_model_read_activation(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
                                        _ count: Int64) -> Int32 {
@@ -155,17 +167,20 @@ private func backwardFrom(_ function: String, _ model: OpaquePointer?, _ node: I
     }
 }
 
+/// Seeds a gradient at a node and propagates it back to the inputs.
 @_cdecl("scnn_model_backward_from")
 public func scnn_model_backward_from(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
     backwardFrom("scnn_model_backward_from", model, node, grad, count, preActivation: false)
 }
 
+/// The same, with the gradient taken before the node's fused activation.
 @_cdecl("scnn_model_backward_from_preactivation")
 public func scnn_model_backward_from_preactivation(_ model: OpaquePointer?, _ node: Int32, _ grad: UnsafePointer<Float>?,
                                                    _ count: Int64) -> Int32 {
     backwardFrom("scnn_model_backward_from_preactivation", model, node, grad, count, preActivation: true)
 }
 
+/// Copies a node's output gradient from the last backward pass.
 @_cdecl("scnn_model_read_gradient")
 public func scnn_model_read_gradient(_ model: OpaquePointer?, _ node: Int32, _ out: UnsafeMutablePointer<Float>?,
                                      _ count: Int64) -> Int32 {
@@ -190,6 +205,7 @@ private func requireSlot(_ opt: Optimizer, _ slot: Int32) throws {
     }
 }
 
+/// Number and size of the optimizer's state slots and its update count.
 @_cdecl("scnn_model_optimizer_state_info")
 public func scnn_model_optimizer_state_info(_ model: OpaquePointer?, _ slots: UnsafeMutablePointer<Int32>?,
                                             _ count: UnsafeMutablePointer<Int64>?, _ iterations: UnsafeMutablePointer<Int64>?) -> Int32 {
@@ -205,6 +221,7 @@ public func scnn_model_optimizer_state_info(_ model: OpaquePointer?, _ slots: Un
     }
 }
 
+/// Copies one optimizer state slot out.
 @_cdecl("scnn_model_get_optimizer_state")
 public func scnn_model_get_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ out: UnsafeMutablePointer<Float>?,
                                            _ count: Int64) -> Int32 {
@@ -219,12 +236,15 @@ public func scnn_model_get_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
     }
 }
 
+/// Replaces one optimizer state slot and the update count.
 @_cdecl("scnn_model_set_optimizer_state")
 public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int32, _ values: UnsafePointer<Float>?,
                                            _ count: Int64, _ iterations: Int64) -> Int32 {
     guarded("scnn_model_set_optimizer_state") {
         let values = try required(values, "values")
-        guard iterations >= 0 else { throw SwiftCNNError.invalidArgument("iterations must be >= 0, received \(iterations)") }
+        guard iterations >= 0, iterations <= Int64(Optimizer.maxIterations) else {
+            throw SwiftCNNError.invalidArgument("iterations must be in 0...\(Optimizer.maxIterations), received \(iterations)")
+        }
         try withModel(model) { h in
             let opt = try compiledOptimizer(h)
             try requireSlot(opt, slot)
@@ -232,8 +252,8 @@ public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
             for i in 0..<Int(count) where !values[i].isFinite {
                 throw SwiftCNNError.invalidArgument("optimizer state contains a non-finite value at flat index \(i)")
             }
+            try opt.setIterations(Int(iterations))
             opt.stateSlot(Int(slot)).update(from: values, count: Int(count))
-            opt.setIterations(Int(iterations))
         }
     }
 }
@@ -273,6 +293,7 @@ private func multiStep(_ name: String, _ model: OpaquePointer?, _ xs: UnsafePoin
     }
 }
 
+/// One training step for a model with several inputs.
 @_cdecl("scnn_model_train_step_multi")
 public func scnn_model_train_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                         _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
@@ -281,6 +302,7 @@ public func scnn_model_train_step_multi(_ model: OpaquePointer?, _ xs: UnsafePoi
     multiStep("scnn_model_train_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: true)
 }
 
+/// Loss and metric for a model with several inputs.
 @_cdecl("scnn_model_test_step_multi")
 public func scnn_model_test_step_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                        _ counts: UnsafePointer<Int64>?, _ n: Int32, _ y: UnsafePointer<Float>?,
@@ -289,6 +311,7 @@ public func scnn_model_test_step_multi(_ model: OpaquePointer?, _ xs: UnsafePoin
     multiStep("scnn_model_test_step_multi", model, xs, counts, n, y, yCount, batch, lossOut, metricOut, train: false)
 }
 
+/// Forward pass for a model with several inputs.
 @_cdecl("scnn_model_forward_multi")
 public func scnn_model_forward_multi(_ model: OpaquePointer?, _ xs: UnsafePointer<UnsafePointer<Float>?>?,
                                      _ counts: UnsafePointer<Int64>?, _ n: Int32, _ batch: Int64, _ training: Int32) -> Int32 {
@@ -296,8 +319,9 @@ public func scnn_model_forward_multi(_ model: OpaquePointer?, _ xs: UnsafePointe
         let (pointers, sizes) = try inputArrays(xs, counts, n)
         try withModel(model) { h in
             try requireBuilt(h.graph)
-            try h.model.checkInputs(pointers, sizes, Int(batch))
-            h.graph.forward(inputs: pointers, batch: Int(batch), training: training != 0, stepSeed: h.model.seed)
+            let batch = try checkedCount(batch, "batch")
+            try h.model.checkInputs(pointers, sizes, batch)
+            try h.graph.forward(inputs: pointers, batch: batch, training: training != 0, stepSeed: h.model.seed)
             h.didBackward = false
         }
     }

@@ -30,7 +30,7 @@ final class BatchNormalizationTests: XCTestCase {
         let expected = BatchNormalizationReference.forward(x: x, rows: rows, channels: c, gamma: gamma, beta: beta,
                                                            movingMean: &movingMean, movingVariance: &movingVariance,
                                                            momentum: 0.9, epsilon: 1e-3, training: batchStatistics)
-        g.forward(input: x, batch: batch, training: training)
+        try g.forward(input: x, batch: batch, training: training)
         let y = Array(UnsafeBufferPointer(start: g.activation(bn), count: rows * c))
         for i in y.indices { XCTAssertEqual(y[i], expected[i], accuracy: 1e-4, "y[\(i)]", line: line) }
         for ch in 0..<c {

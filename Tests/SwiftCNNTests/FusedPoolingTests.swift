@@ -13,7 +13,7 @@ final class FusedPoolingTests: XCTestCase {
         try g.build(seed: 3)
         var rng = RNG(seed: UInt64(batch))
         let data = (0..<(batch * input.reduce(1, *))).map { _ in Float(rng.nextUniform(-1, 1)) }
-        g.forward(input: data, batch: batch, training: false)
+        try g.forward(input: data, batch: batch, training: false)
         XCTAssertEqual(g.isComputedByProducer(p), expectFused, line: line)
         let convShape = g.nodes[c].shape
         let geometry = try WindowGeometry(inH: convShape[0], inW: convShape[1], channels: convShape[2],
@@ -86,7 +86,7 @@ final class FusedPoolingTests: XCTestCase {
         let p = try g.add(Pooling2D(mode: .max, name: "pool"), inputs: [c])
         _ = try g.add(GlobalPooling2D(mode: .average, name: "gap"), inputs: [c])
         try g.build(seed: 1)
-        g.forward(input: [Float](repeating: 0.5, count: 2 * 200), batch: 2, training: false)
+        try g.forward(input: [Float](repeating: 0.5, count: 2 * 200), batch: 2, training: false)
         XCTAssertFalse(g.isComputedByProducer(p))
     }
 }

@@ -25,7 +25,7 @@ final class GraphLayerGradientTests: XCTestCase {
 
         /// Runs forward (and backward when asked); returns the loss and the input and parameter gradients.
         func run(training: Bool, backward: Bool) -> (Double, [[Float]], [[Float]]) {
-            var ins = inputs.map { buffer($0) }
+            let ins = inputs.map { buffer($0) }
             let params = parameters.map { buffer($0) }
             let out = buffer([Float](repeating: 0, count: outputSize))
             let outGrad = buffer(weights)
@@ -40,7 +40,6 @@ final class GraphLayerGradientTests: XCTestCase {
             var loss = 0.0
             for i in 0..<outputSize { loss += Double(out[i]) * Double(weights[i]) }
             if backward { layer.backward(io) }
-            ins = []
             return (loss, inGrads.enumerated().map { Array(UnsafeBufferPointer(start: $1, count: inputs[$0].count)) },
                     paramGrads.enumerated().map { Array(UnsafeBufferPointer(start: $1, count: parameters[$0].count)) })
         }

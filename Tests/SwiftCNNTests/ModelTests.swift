@@ -95,18 +95,18 @@ final class ModelTests: XCTestCase {
         let (x, _) = makeSquares(2, seed: 5)
         let g = model.graph
         let seed: [Float] = [1, 0, 0, 1]   // d(p[0,0] + p[1,1])/dx
-        g.forward(input: x.data, batch: 2, training: false)
+        try g.forward(input: x.data, batch: 2, training: false)
         g.backward(seed: g.nodes.count - 1, gradient: seed, gradientToInputs: true)
         let analytic = Array(UnsafeBufferPointer(start: g.activationGradient(0), count: 128))
-        func objective() -> Double {
-            g.forward(input: x.data, batch: 2, training: false)
+        func objective() throws -> Double {
+            try g.forward(input: x.data, batch: 2, training: false)
             let p = g.activation(g.nodes.count - 1)
             return Double(p[0]) + Double(p[3])
         }
         for index in [9, 10, 42, 64 + 45, 64 + 3] {
             let old = x[index]
-            x[index] = old + 1e-2; let plus = objective()
-            x[index] = old - 1e-2; let minus = objective()
+            x[index] = old + 1e-2; let plus = try objective()
+            x[index] = old - 1e-2; let minus = try objective()
             x[index] = old
             XCTAssertEqual(Double(analytic[index]), (plus - minus) / 2e-2, accuracy: 2e-3)
         }
@@ -135,18 +135,18 @@ final class GraphModelTests: XCTestCase {
         var rng = RNG(seed: 2)
         var x = (0..<(2 * 72)).map { _ in Float(rng.nextUniform(-1, 1)) }
         let seed: [Float] = [1, -0.5, 0.25, 1]
-        g.forward(input: x, batch: 2, training: false)
+        try g.forward(input: x, batch: 2, training: false)
         g.backward(seed: out, gradient: seed, gradientToInputs: true)
         let analytic = Array(UnsafeBufferPointer(start: g.activationGradient(0), count: x.count))
-        func objective() -> Double {
-            g.forward(input: x, batch: 2, training: false)
+        func objective() throws -> Double {
+            try g.forward(input: x, batch: 2, training: false)
             let p = g.activation(out)
             return (0..<4).reduce(0.0) { $0 + Double(p[$1]) * Double(seed[$1]) }
         }
         for i in stride(from: 0, to: x.count, by: 7) {
             let old = x[i]
-            x[i] = old + 1e-3; let plus = objective()
-            x[i] = old - 1e-3; let minus = objective()
+            x[i] = old + 1e-3; let plus = try objective()
+            x[i] = old - 1e-3; let minus = try objective()
             x[i] = old
             XCTAssertEqual(Double(analytic[i]), (plus - minus) / 2e-3, accuracy: 2e-3, "element \(i)")
         }

@@ -65,25 +65,25 @@ final class TrainingTests: XCTestCase {
 
     /// One parameter, gradient 0.5 on every step: compare with the Keras 3 update rules worked by hand.
     func testOptimizerRules() throws {
-        func run(_ opt: Optimizer, steps: Int) -> Float {
-            opt.reset(parameterCount: 1)
+        func run(_ opt: Optimizer, steps: Int) throws -> Float {
+            try opt.reset(parameterCount: 1)
             var w: [Float] = [1]
             var g: [Float] = [0.5]
             for _ in 0..<steps { opt.apply(parameters: &w, gradients: &g, ranges: [0..<1]) }
             return w[0]
         }
-        XCTAssertEqual(run(Optimizer(kind: .sgd), steps: 1), 1 - 0.01 * 0.5, accuracy: 1e-7)
+        XCTAssertEqual(try run(Optimizer(kind: .sgd), steps: 1), 1 - 0.01 * 0.5, accuracy: 1e-7)
         // momentum 0.9: v1 = -0.005, w1 = 0.995; v2 = -0.0045 - 0.005 = -0.0095, w2 = 0.9855
-        XCTAssertEqual(run(Optimizer(kind: .sgd, momentum: 0.9), steps: 2), 0.9855, accuracy: 1e-6)
+        XCTAssertEqual(try run(Optimizer(kind: .sgd, momentum: 0.9), steps: 2), 0.9855, accuracy: 1e-6)
         // nesterov: w1 = 1 + 0.9 * -0.005 - 0.005 = 0.9905
-        XCTAssertEqual(run(Optimizer(kind: .sgd, momentum: 0.9, nesterov: true), steps: 1), 0.9905, accuracy: 1e-6)
+        XCTAssertEqual(try run(Optimizer(kind: .sgd, momentum: 0.9, nesterov: true), steps: 1), 0.9905, accuracy: 1e-6)
         // rmsprop: v = 0.1 * 0.25 = 0.025; w = 1 - 0.001 * 0.5 / sqrt(0.025 + 1e-7)
-        XCTAssertEqual(run(Optimizer(kind: .rmsprop), steps: 1), 1 - 0.001 * 0.5 / (0.025 + 1e-7).squareRoot(), accuracy: 1e-7)
+        XCTAssertEqual(try run(Optimizer(kind: .rmsprop), steps: 1), 1 - 0.001 * 0.5 / (0.025 + 1e-7).squareRoot(), accuracy: 1e-7)
         // adam step 1: m = 0.05, v = 0.00025, alpha = lr·sqrt(1 − 0.999)/(1 − 0.9); w = 1 − alpha·m/(sqrt(v) + eps)
         let alpha: Double = 0.001 * (0.001 as Double).squareRoot() / 0.1
         let adamStep: Double = alpha * 0.05 / ((0.00025 as Double).squareRoot() + 1e-7)
-        XCTAssertEqual(Double(run(Optimizer(kind: .adam), steps: 1)), 1 - adamStep, accuracy: 1e-6)
-        XCTAssertEqual(run(Optimizer(kind: .adam), steps: 3), 1 - 0.003, accuracy: 1e-5)
+        XCTAssertEqual(Double(try run(Optimizer(kind: .adam), steps: 1)), 1 - adamStep, accuracy: 1e-6)
+        XCTAssertEqual(try run(Optimizer(kind: .adam), steps: 3), 1 - 0.003, accuracy: 1e-5)
     }
 
     func testOptimizerParsing() throws {

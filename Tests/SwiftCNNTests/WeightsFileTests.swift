@@ -240,6 +240,22 @@ final class WeightsFileTests: XCTestCase {
         XCTAssertEqual(b.model.optimizer!.iterations, 1)
     }
 
+    /// A model without parameters, and an optimizer without state slots (plain SGD): only the count is restored.
+    func testNoParametersAndNoSlots() throws {
+        let path = folder + "/empty.scnn"
+        let empty = try Sequential(inputShape: [4, 4, 1], layers: [Flatten()])
+        try empty.compile(optimizer: Optimizer(kind: .sgd), loss: .meanSquaredError)
+        try WeightsFile.save(empty.graph, optimizer: empty.model.optimizer, to: path)
+        XCTAssertEqual(try WeightsFile.readHeader(path).arrays, [])
+        XCTAssertTrue(try WeightsFile.load(empty.graph, optimizer: empty.model.optimizer, from: path))
+        let a = try makeModel(seed: 1, optimizer: Optimizer(kind: .sgd)), b = try makeModel(seed: 2, optimizer: Optimizer(kind: .sgd))
+        try trainOnce(a)
+        try WeightsFile.save(a.graph, optimizer: a.model.optimizer, to: path)
+        XCTAssertTrue(try WeightsFile.load(b.graph, optimizer: b.model.optimizer, from: path))
+        XCTAssertEqual(b.model.optimizer!.iterations, 1)
+        XCTAssertEqual(parameters(b.graph), parameters(a.graph))
+    }
+
     func testCRCMatchesZlib() {
         // zlib.crc32(b"123456789") == 0xCBF43926; and split calls continue the same checksum.
         let bytes = Array("123456789".utf8)

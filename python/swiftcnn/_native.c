@@ -14,6 +14,7 @@ static PyObject *raise_status(int32_t status) {
     case SCNN_E_KEY: type = PyExc_KeyError; break;
     case SCNN_E_STATE: type = PyExc_RuntimeError; break;
     case SCNN_E_IO: type = PyExc_OSError; break;
+    case SCNN_E_MEMORY: type = PyExc_MemoryError; break;
     default: type = PyExc_ValueError; break;
     }
     PyErr_SetString(type, scnn_last_error());

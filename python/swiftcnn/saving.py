@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 
 from . import _native, optimizers
+from ._optional import require
 from .serialization import deserialize
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -142,11 +143,7 @@ def _weighted_layers(model):
 
 
 def _h5py():
-    try:
-        import h5py
-        return h5py
-    except ImportError:
-        raise ImportError("reading and writing Keras .h5 files needs h5py: pip install h5py") from None
+    return require("h5py", "reading and writing Keras .h5 files")
 
 
 def _natural(name):

@@ -4,10 +4,12 @@ at another, the same mechanism training uses. Python only arranges pictures."""
 import base64
 import html
 import io
+import warnings
 
 import numpy as np
 
 from . import _native
+from ._optional import require
 from .layers import Conv2D
 
 __all__ = ["activations", "montage", "filter_pattern", "filter_patterns", "grad_cam", "overlay", "receptive_fields",
@@ -46,10 +48,15 @@ def activations(model, x, layer_name):
     return graph.activation(node, len(x))
 
 
-def montage(activation, images_per_row=16, normalize=True, gap=1):
-    """One 2-D uint8 image with every channel of an activation (h, w, c) or (1, h, w, c) side by side, each channel
-    normalised as in the Keras book (mean/std, ×64, +128, clipped to 0..255). A channel that is constant (a dead
-    filter) is shown as a flat mid-grey tile, so empty channels are visible as such."""
+def montage(activation, images_per_row=16, normalize=True, padding=0, gap=None):
+    """One 2-D uint8 image with every channel of an activation (h, w, c) or (1, h, w, c), tiles edge to edge in rows
+    of `images_per_row`, as the Keras book's loop and MATLAB's `montage` draw them; `padding` > 0 puts black
+    separators of that many pixels between tiles, and tiles past the last channel stay black. Each channel is
+    normalised as in the Keras book (mean/std, ×64, +128, clipped to 0..255); a constant channel (a dead filter) is
+    a flat mid-grey tile, so empty channels are visible as such."""
+    if gap is not None:
+        warnings.warn("montage(gap=...) is now montage(padding=...)", DeprecationWarning, stacklevel=2)
+        padding = gap
     a = np.asarray(activation, dtype=np.float32)
     if a.ndim == 4:
         if a.shape[0] != 1:
@@ -57,12 +64,15 @@ def montage(activation, images_per_row=16, normalize=True, gap=1):
         a = a[0]
     if a.ndim != 3:
         raise ValueError(f"montage expects an activation of shape (height, width, channels), received {a.shape}")
-    if images_per_row < 1:
-        raise ValueError(f"images_per_row must be >= 1, received {images_per_row}")
+    if isinstance(images_per_row, bool) or not isinstance(images_per_row, (int, np.integer)) or images_per_row < 1:
+        raise ValueError(f"images_per_row must be an int >= 1, received {images_per_row!r}")
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be an int >= 0 (pixels between tiles), received {padding!r}")
     h, w, c = a.shape
     rows = -(-c // images_per_row)
     cols = min(images_per_row, c)
-    grid = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), 255, dtype=np.uint8)
+    step_h, step_w = h + padding, w + padding
+    grid = np.zeros((rows * step_h - padding, cols * step_w - padding), dtype=np.uint8)
     for ch in range(c):
         tile = a[:, :, ch].astype(np.float64)
         if normalize:
@@ -70,7 +80,7 @@ def montage(activation, images_per_row=16, normalize=True, gap=1):
             tile = np.full_like(tile, 128.0) if std == 0 else (tile - tile.mean()) / std * 64 + 128
         tile = np.clip(tile, 0, 255).astype(np.uint8)
         r, q = divmod(ch, images_per_row)
-        grid[r * (h + gap):r * (h + gap) + h, q * (w + gap):q * (w + gap) + w] = tile
+        grid[r * step_h:r * step_h + h, q * step_w:q * step_w + w] = tile
     return grid
 
 
@@ -323,7 +333,7 @@ class NetworkAnalysis:
 
 
 def _png_bytes(image):
-    import matplotlib
+    matplotlib = require("matplotlib", "drawing the report's pictures")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
@@ -354,8 +364,7 @@ def analyze(model):
 
 def plot_history(history, metric=None):
     """A matplotlib figure with the loss and accuracy curves, training and validation, as the chapters draw them."""
-    import matplotlib
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "plot_history")
     h = getattr(history, "history", history)
     if not isinstance(h, dict) or "loss" not in h:
         raise ValueError("plot_history expects a History (or its .history dict) with a 'loss' entry")

@@ -396,3 +396,58 @@ def test_kill_during_saves_keeps_the_previous_file_and_the_next_save_cleans_up(t
     # Each saver removed the temporary of the one killed before it; at most the last one's is left.
     assert killed_mid_save >= 1 and len(left) <= 2, (killed_mid_save, left)
     assert _temporaries(tmp_path) == [], (left, os.listdir(tmp_path))
+
+
+def test_mutated_files_raise_only_value_or_os_errors(tmp_path):
+    """Truncations, bit flips with the checksum fixed, JSON edits of the header and crafted array entries: every
+    read gives a result or a ValueError / OSError, never a crash, and a failed load changes nothing."""
+    e = _model(1)
+    _train(e, 1)
+    good_path = tmp_path / "good.scnn"
+    e.save(good_path, json.dumps({"kind": "model", "model": {"a": [1, 2, {"b": "c"}]}}), True)
+    good = good_path.read_bytes()
+    header_length = struct.unpack("<Q", good[12:20])[0]
+    header, data = good[20:20 + header_length], good[20 + header_length:-4]
+    rng = random.Random(11)
+    path = tmp_path / "mutated.scnn"
+    target = _model(2)
+
+    def with_header(h):
+        body = good[:12] + struct.pack("<Q", len(h)) + h + data
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    outcomes = {"loaded": 0, "ValueError": 0, "OSError": 0}
+    for k in range(800):
+        kind = k % 4
+        if kind == 0:
+            mutated = good[:rng.randrange(len(good))]
+        elif kind == 1:
+            body = bytearray(good[:-4])
+            for _ in range(rng.randint(1, 4)):
+                body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+            mutated = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+        elif kind == 2:
+            h = bytearray(header)
+            for _ in range(rng.randint(1, 3)):
+                i = rng.randrange(len(h))
+                if rng.random() < 0.5:
+                    h[i] = rng.choice(b'{}[]",:0123456789-eE.tfn \\')
+                else:
+                    del h[i]
+            mutated = with_header(bytes(h))
+        else:
+            h = json.loads(header)
+            entry = rng.choice(h["arrays"])
+            entry["shape"] = rng.choice([[0], [-1], [2**31], [2**62], [2**63 - 1], [10**30], "x", [3, 3, 1, 2]])
+            h["optimizer_state"]["iterations"] = rng.choice([2**63 - 1, -5, 1.5, "x", None, 2**53 + 1, 10**40, 3])
+            mutated = with_header(json.dumps(h).encode())
+        path.write_bytes(mutated)
+        weights_before = _weights(target)
+        try:
+            _native.read_file_header(str(path))
+            target.load(path, True)
+            outcomes["loaded"] += 1
+        except (ValueError, OSError) as error:
+            outcomes[type(error).__name__] += 1
+            assert all(np.array_equal(x, y) for x, y in zip(weights_before, _weights(target)))
+    assert outcomes["ValueError"] > 400, outcomes

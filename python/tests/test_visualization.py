@@ -49,14 +49,32 @@ def test_montage_layout_and_normalisation():
     act = np.random.default_rng(1).normal(size=(1, 5, 6, 20)).astype(np.float32)
     act[..., 3] = 0                                  # a dead channel
     grid = vis.montage(act, images_per_row=8)
-    assert grid.dtype == np.uint8 and grid.shape == (3 * 6 - 1, 8 * 7 - 1)
-    tile = grid[0:5, 3 * 7:3 * 7 + 6]
+    assert grid.dtype == np.uint8 and grid.shape == (3 * 5, 8 * 6)     # tiles edge to edge, as the book's loop
+    tile = grid[0:5, 3 * 6:4 * 6]
     assert np.all(tile == 128)                       # shown as a flat tile, not NaN garbage
     ch = act[0, :, :, 0]
     expected = np.clip((ch - ch.mean()) / ch.std() * 64 + 128, 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(grid[0:5, 0:6], expected)
+    ch = act[0, :, :, 9]                             # second row, second column
+    expected = np.clip((ch - ch.mean()) / ch.std() * 64 + 128, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(grid[5:10, 6:12], expected)
+    assert np.all(grid[10:15, 4 * 6:] == 0)          # tiles past the last channel stay black
     with pytest.raises(ValueError):
         vis.montage(np.zeros((2, 3, 3, 4)))
+
+
+def test_montage_padding_draws_separators():
+    act = np.random.default_rng(2).normal(size=(4, 3, 5)).astype(np.float32)
+    plain, padded = vis.montage(act, images_per_row=3), vis.montage(act, images_per_row=3, padding=2)
+    assert padded.shape == (2 * 4 + 2, 3 * 3 + 2 * 2)
+    np.testing.assert_array_equal(padded[0:4, 5:8], plain[0:4, 3:6])      # tile 1, moved right by the padding
+    np.testing.assert_array_equal(padded[6:10, 0:3], plain[4:8, 0:3])     # tile 3, moved down
+    assert np.all(padded[4:6, :] == 0) and np.all(padded[:, 3:5] == 0)   # the separators
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="padding"):
+            vis.montage(act, padding=bad)
+    with pytest.warns(DeprecationWarning, match="padding"):
+        np.testing.assert_array_equal(vis.montage(act, images_per_row=3, gap=2), padded)
 
 
 def trained_square_model(gap=True):

@@ -7,7 +7,8 @@ extension Graph {
     }
 
     /// Floating-point operations of one sample's forward pass through the whole graph.
-    public var totalForwardFLOPs: Int { nodes.indices.reduce(0) { $0 + forwardFLOPs($1) } }
+    /// Saturates at Int.max (strides and kernel sizes come from users).
+    public var totalForwardFLOPs: Int { nodes.indices.reduce(0) { saturatingAdd($0, forwardFLOPs($1)) } }
 }
 
 /// Elements of a per-sample shape.

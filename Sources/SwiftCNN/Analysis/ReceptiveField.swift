@@ -30,7 +30,8 @@ public struct ReceptiveField: Equatable {
     public static func widest(_ inputs: [ReceptiveField?]) -> ReceptiveField? {
         let fields = inputs.compactMap { $0 }
         guard !fields.isEmpty, fields.count == inputs.count else { return nil }
-        return fields.max(by: { $0.size.0 * $0.size.1 < $1.size.0 * $1.size.1 })
+        // Areas compared in Double: the product of two sizes may exceed Int.
+        return fields.max(by: { Double($0.size.0) * Double($0.size.1) < Double($1.size.0) * Double($1.size.1) })
     }
 
     /// The field after a sliding window (convolution or pooling) with the given geometry.
@@ -46,17 +47,18 @@ public struct ReceptiveField: Equatable {
     /// The field after zero padding: the same pixels, the first output pixel `top` and `left` rows/columns earlier.
     public func padded(top: Int, left: Int) -> ReceptiveField {
         var out = self
-        out.start.0 -= Double(top * jump.0)
-        out.start.1 -= Double(left * jump.1)
+        out.start.0 -= Double(top) * Double(jump.0)
+        out.start.1 -= Double(left) * Double(jump.1)
         return out
     }
 
     /// One axis of Araujo et al.'s recurrence: r += (k_eff − 1)·j, j *= s, start += ((k_eff − 1)/2 − pad)·j.
+    /// Size and jump saturate at Int.max: huge strides compounding over layers are legal input.
     private static func axis(_ size: Int, _ jump: Int, _ start: Double, kernel: Int, stride: Int, dilation: Int,
                              padBefore: Int) -> (Int, Int, Double) {
-        let effective = dilation * (kernel - 1) + 1
-        return (size + (effective - 1) * jump, jump * stride,
-                start + (Double(effective - 1) / 2 - Double(padBefore)) * Double(jump))
+        let span = saturatingProduct([dilation, kernel - 1])   // the geometry keeps it below 2^62
+        return (saturatingAdd(size, saturatingProduct([span, jump])), saturatingProduct([jump, stride]),
+                start + (Double(span) / 2 - Double(padBefore)) * Double(jump))
     }
 }
 

@@ -2,69 +2,6 @@
 import Glibc
 #endif
 
-/// How a resampled image is filled where the transform looks outside the source (Keras `fill_mode`).
-public enum FillMode: Int32 {
-    /// Repeat the edge pixel (aaaa|abcd|dddd).
-    case nearest = 0
-    /// A constant value `cval`.
-    case constant = 1
-    /// Mirror about the edge (dcba|abcd|dcba).
-    case reflect = 2
-    /// Tile the image (abcd|abcd|abcd).
-    case wrap = 3
-
-    public init(name: String) throws {
-        switch name {
-        case "nearest": self = .nearest
-        case "constant": self = .constant
-        case "reflect": self = .reflect
-        case "wrap": self = .wrap
-        default: throw SwiftCNNError.invalidArgument("fill_mode must be one of 'nearest', 'constant', 'reflect', 'wrap'; received '\(name)'")
-        }
-    }
-}
-
-/// One image's random transform, in Keras ImageDataGenerator terms: rotation `theta` and `shear` in degrees,
-/// shifts `tx` (rows) and `ty` (columns) in pixels, zooms `zx` (rows) and `zy` (columns), flips, a brightness
-/// factor (1 = unchanged) and a final rescale factor.
-public struct ImageTransform {
-    public var theta: Double = 0, tx: Double = 0, ty: Double = 0, shear: Double = 0
-    public var zx: Double = 1, zy: Double = 1
-    public var flipHorizontal = false, flipVertical = false
-    public var brightness: Double = 1
-    public var rescale: Double = 1
-
-    public init() {}
-
-    /// Reads the nine values of the C ABI layout (theta, tx, ty, shear, zx, zy, flip_h, flip_v, brightness).
-    public init(values p: UnsafePointer<Float>, rescale: Double) {
-        theta = Double(p[0]); tx = Double(p[1]); ty = Double(p[2]); shear = Double(p[3])
-        zx = Double(p[4]); zy = Double(p[5]); flipHorizontal = p[6] != 0; flipVertical = p[7] != 0
-        brightness = Double(p[8]); self.rescale = rescale
-    }
-
-    /// The map from output (row, col) to input (row, col): Keras's rotation · shift · shear · zoom about the
-    /// image centre, with flips folded in (a flip is a mirror of the output grid), as a 2×3 matrix.
-    public func matrix(height h: Int, width w: Int) -> (Double, Double, Double, Double, Double, Double) {
-        let t = theta * Double.pi / 180, s = shear * Double.pi / 180
-        // rotation · shift · shear · zoom, as 3×3 affine matrices in (row, col).
-        func mul(_ a: [Double], _ b: [Double]) -> [Double] {
-            [a[0] * b[0] + a[1] * b[3], a[0] * b[1] + a[1] * b[4], a[0] * b[2] + a[1] * b[5] + a[2],
-             a[3] * b[0] + a[4] * b[3], a[3] * b[1] + a[4] * b[4], a[3] * b[2] + a[4] * b[5] + a[5]]
-        }
-        var m = [cos(t), -sin(t), 0, sin(t), cos(t), 0]
-        m = mul(m, [1, 0, tx, 0, 1, ty])
-        m = mul(m, [1, -sin(s), 0, 0, cos(s), 0])
-        m = mul(m, [zx, 0, 0, 0, zy, 0])
-        let cy = Double(h) / 2 - 0.5, cx = Double(w) / 2 - 0.5
-        m = mul([1, 0, cy, 0, 1, cx], mul(m, [1, 0, -cy, 0, 1, -cx]))
-        // Flips act on the output after the affine transform: output (r, c) reads transformed (r', c').
-        if flipVertical { m = mul(m, [-1, 0, Double(h - 1), 0, 1, 0]) }
-        if flipHorizontal { m = mul(m, [1, 0, 0, 0, -1, Double(w - 1)]) }
-        return (m[0], m[1], m[2], m[3], m[4], m[5])
-    }
-}
-
 /// Maps a coordinate outside 0..<n into range by the fill rule; nil means "use cval".
 @inline(__always)
 private func wrapIndex(_ i: Int, _ n: Int, _ mode: FillMode) -> Int? {
@@ -82,6 +19,13 @@ private func wrapIndex(_ i: Int, _ n: Int, _ mode: FillMode) -> Int? {
     }
 }
 
+/// A source coordinate limited to ±2^52 (NaN, from an infinite zoom times zero, counts as far outside).
+@inline(__always)
+private func sourceCoordinate(_ v: Double) -> Double {
+    let limit = 4_503_599_627_370_496.0   // 2^52
+    return v.isNaN ? -limit : min(max(v, -limit), limit)
+}
+
 /// Resamples one image (h, w, c) through `t` with bilinear interpolation, then applies brightness (clipped to the
 /// input's 0..255 range when `clip255`) and rescale. `output` must not alias `input`.
 public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int, transform t: ImageTransform,
@@ -90,8 +34,10 @@ public func augmentImage(_ input: UnsafePointer<Float>, height h: Int, width w: 
     let brightness = Float(t.brightness), rescale = Float(t.rescale)
     for r in 0..<h {
         for col in 0..<w {
-            let sy = a * Double(r) + b * Double(col) + ox
-            let sx = d * Double(r) + e * Double(col) + oy
+            // Clamped so that the conversions to Int below cannot trap (a shift of 1e19 is legal input); beyond
+            // 2^52 a Double has no fraction left, so the clamp changes no result.
+            let sy = sourceCoordinate(a * Double(r) + b * Double(col) + ox)
+            let sx = sourceCoordinate(d * Double(r) + e * Double(col) + oy)
             let y0 = Int(sy.rounded(.down)), x0 = Int(sx.rounded(.down))
             let fy = Float(sy - Double(y0)), fx = Float(sx - Double(x0))
             let rows = (wrapIndex(y0, h, fill), wrapIndex(y0 + 1, h, fill))

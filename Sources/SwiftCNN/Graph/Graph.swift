@@ -11,6 +11,7 @@ import Glibc
 public final class Graph {
     /// One layer application.
     public final class Node {
+        /// The layer this node applies.
         public let layer: Layer
         /// Indices of the nodes feeding this one.
         public let inputs: [Int]
@@ -25,16 +26,19 @@ public final class Graph {
         /// Nodes that consume this node's output (one entry per edge).
         public internal(set) var consumers: [Int] = []
 
+        /// `shape` must have passed `checkedProduct` (the graph checks it when adding the node).
         init(layer: Layer, inputs: [Int], shape: [Int]) {
             self.layer = layer
             self.inputs = inputs
             self.shape = shape
-            self.sampleSize = shape.reduce(1, *)
+            self.sampleSize = shape.reduce(1, &*)
         }
 
+        /// Whether the node is a model input.
         public var isInput: Bool { layer is InputLayer }
     }
 
+    /// Every node, in topological (insertion) order.
     public private(set) var nodes: [Node] = []
     /// Nodes that are model inputs, in order.
     public private(set) var inputNodes: [Int] = []
@@ -45,7 +49,9 @@ public final class Graph {
 
     /// Flat parameter storage and the matching gradients.
     public private(set) var parameters = FloatBuffer()
+    /// Gradients of the parameters, laid out like `parameters`.
     public private(set) var gradients = FloatBuffer()
+    /// Number of scalar parameters of the whole graph.
     public private(set) var parameterCount = 0
 
     // Per-batch-size plan.
@@ -61,6 +67,7 @@ public final class Graph {
     /// The batch size of the last forward pass.
     public private(set) var lastBatch = 0
 
+    /// An empty graph; add inputs and layers, then `build`.
     public init() {}
 
     // MARK: building
@@ -69,9 +76,11 @@ public final class Graph {
     @discardableResult
     public func addInput(shape: [Int], name: String = "input_layer") throws -> Int {
         guard !isBuilt else { throw SwiftCNNError.invalidState("The model is already built; no layers can be added.") }
-        guard !shape.isEmpty, shape.count < 8, shape.allSatisfy({ $0 > 0 }), shape.reduce(1, *) < (1 << 31) else {
+        guard !shape.isEmpty, shape.count < 8, shape.allSatisfy({ $0 > 0 }) else {
             throw SwiftCNNError.invalidArgument("Input '\(name)': shape must be 1 to 7 positive dimensions, received \(describeShape(shape, batch: false))")
         }
+        _ = try checkedProduct(shape, "Input '\(name)': elements per sample of shape \(describeShape(shape, batch: false))",
+                               limit: Graph.maxSampleSize)
         try checkUniqueName(name)
         nodes.append(Node(layer: InputLayer(name: name, shape: shape), inputs: [], shape: shape))
         inputNodes.append(nodes.count - 1)
@@ -90,8 +99,13 @@ public final class Graph {
         }
         try checkUniqueName(layer.name)
         let shape = try layer.build(inputShapes: inputs.map { nodes[$0].shape })
-        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), shape.reduce(1, *) < (1 << 31) else {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
             throw SwiftCNNError.invalidArgument("Layer '\(layer.name)' (\(layer.typeName)) would produce the empty or invalid output shape \(describeShape(shape)).")
+        }
+        _ = try checkedProduct(shape, "Layer '\(layer.name)' (\(layer.typeName)): elements per sample of the output shape "
+                               + describeShape(shape), limit: Graph.maxSampleSize)
+        for p in layer.parameterShapes {
+            _ = try checkedProduct(p, "Layer '\(layer.name)' (\(layer.typeName)): elements of the weight tensor of shape \(p)")
         }
         nodes.append(Node(layer: layer, inputs: inputs, shape: shape))
         for i in inputs { nodes[i].consumers.append(nodes.count - 1) }
@@ -120,21 +134,28 @@ public final class Graph {
         outputNodes = outputs
     }
 
-    /// Allocates the flat parameter storage and initialises every layer's parameters from `seed`.
+    /// Allocates the flat parameter storage and initialises every layer's parameters from `seed`. Throws
+    /// `outOfMemory` (and stays unbuilt) when the parameters do not fit in memory.
     public func build(seed: UInt64) throws {
         guard !isBuilt else { return }
         guard !inputNodes.isEmpty else { throw SwiftCNNError.invalidState("The model has no input.") }
-        if outputNodes.isEmpty { outputNodes = [nodes.count - 1] }
         var offset = 0
+        var offsets: [[Int]] = []
         for node in nodes {
-            node.parameterOffsets = node.layer.parameterShapes.map { shape in
-                defer { offset += shape.reduce(1, *) }
-                return offset
+            var nodeOffsets: [Int] = []
+            for shape in node.layer.parameterShapes {
+                nodeOffsets.append(offset)
+                let size = try checkedProduct(shape, "Layer '\(node.layer.name)': elements of the weight tensor of shape \(shape)")
+                offset = try checkedAdd(offset, size, "the model's total number of parameters", limit: maxElementCount)
             }
+            offsets.append(nodeOffsets)
         }
+        let newParameters = try FloatBuffer(count: offset), newGradients = try FloatBuffer(count: offset)
+        if outputNodes.isEmpty { outputNodes = [nodes.count - 1] }
+        for (node, nodeOffsets) in zip(nodes, offsets) { node.parameterOffsets = nodeOffsets }
         parameterCount = offset
-        parameters = FloatBuffer(count: offset)
-        gradients = FloatBuffer(count: offset)
+        parameters = newParameters
+        gradients = newGradients
         for (index, node) in nodes.enumerated() {
             var rng = RNG(seed: seed, stream: UInt64(index) &+ 1)
             node.layer.initializeParameters(parameterPointers(node), rng: &rng)
@@ -147,16 +168,44 @@ public final class Graph {
         node.parameterOffsets.map { parameters.pointer + $0 }
     }
 
+    /// Pointers to a node's parameter gradients inside the flat gradient storage.
     public func gradientPointers(_ node: Node) -> [UnsafeMutablePointer<Float>] {
         node.parameterOffsets.map { gradients.pointer + $0 }
     }
 
     // MARK: planning
 
+    /// The largest number of elements of one sample of a node (2^31 − 1), so that index arithmetic in the kernels
+    /// (row · width, pixel · channels) stays far from overflowing.
+    public static let maxSampleSize = (1 << 31) - 1
+
+    /// Floats of one node's activation for `batch` samples, or an error naming the node and the limit.
+    private func batchElements(_ batch: Int, _ node: Node) throws -> Int {
+        try checkedMultiply(batch, node.sampleSize, "batch of \(batch) samples × \(node.sampleSize) elements per sample "
+                            + "of layer '\(node.layer.name)'", limit: maxElementCount)
+    }
+
     /// Sizes every activation, gradient and workspace buffer for `batch` samples. Buffers only grow, so
-    /// alternating batch sizes (a short last batch) do not reallocate.
-    func plan(batch: Int) {
+    /// alternating batch sizes (a short last batch) do not reallocate. Throws `invalidArgument` when a size
+    /// exceeds the element limit and `outOfMemory` when memory runs out; the graph then plans again on the next
+    /// call (no stale pointers are kept).
+    public func plan(batch: Int) throws {
         if batch == plannedBatch { return }
+        guard batch > 0 else { throw SwiftCNNError.invalidArgument("The batch is empty (\(batch) samples).") }
+        var sizes: [(activation: Int, workspace: Int)] = []
+        for node in nodes {
+            // Every layer's scratch is a few multiples of its input or output activation, so once these products
+            // pass, workspaceSize cannot overflow.
+            let activation = try batchElements(batch, node)
+            for p in node.inputs { _ = try batchElements(batch, nodes[p]) }
+            let workspace = node.layer.workspaceSize(batch: batch)
+            guard workspace >= 0, workspace <= maxElementCount else {
+                throw SwiftCNNError.outOfMemory("layer '\(node.layer.name)' needs more than \(maxElementCount) floats of "
+                                                + "scratch for a batch of \(batch) samples")
+            }
+            sizes.append((activation, workspace))
+        }
+        plannedBatch = 0   // growing frees old storage: until this plan completes, nothing planned may be used
         if activations.count != nodes.count {
             activations = nodes.map { _ in FloatBuffer() }
             activationGrads = nodes.map { _ in FloatBuffer() }
@@ -164,12 +213,12 @@ public final class Graph {
             edgeGrads = nodes.map { node in node.inputs.map { _ in nil } }
         }
         for (i, node) in nodes.enumerated() {
-            activations[i].reserve(batch * node.sampleSize)
-            activationGrads[i].reserve(batch * node.sampleSize)
-            workspaces[i].reserve(node.layer.workspaceSize(batch: batch))
+            try activations[i].reserve(sizes[i].activation)
+            try activationGrads[i].reserve(sizes[i].activation)
+            try workspaces[i].reserve(sizes[i].workspace)
             for (slot, producer) in node.inputs.enumerated() where nodes[producer].consumers.count > 1 {
                 if edgeGrads[i][slot] == nil { edgeGrads[i][slot] = FloatBuffer() }
-                edgeGrads[i][slot]!.reserve(batch * nodes[producer].sampleSize)
+                try edgeGrads[i][slot]!.reserve(sizes[producer].activation)
             }
         }
         ios = nodes.enumerated().map { (i, node) in
@@ -232,18 +281,19 @@ public final class Graph {
     // MARK: execution
 
     /// Runs every node on `batch` samples of a single-input model (`input`: batch × input shape floats).
-    public func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, stepSeed: UInt64 = 0) {
+    /// Throws only when the buffers for `batch` cannot be planned (see `plan(batch:)`).
+    public func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, stepSeed: UInt64 = 0) throws {
         precondition(inputNodes.count == 1 && batch > 0 && isBuilt)
-        plan(batch: batch)
+        try plan(batch: batch)
         activations[inputNodes[0]].pointer.update(from: input, count: batch * nodes[inputNodes[0]].sampleSize)
         runLayers(training: training, stepSeed: stepSeed)
         lastBatch = batch
     }
 
     /// Runs every node on `batch` samples; `inputs` holds each model input's data (batch × shape floats).
-    public func forward(inputs: [UnsafePointer<Float>], batch: Int, training: Bool, stepSeed: UInt64 = 0) {
+    public func forward(inputs: [UnsafePointer<Float>], batch: Int, training: Bool, stepSeed: UInt64 = 0) throws {
         precondition(inputs.count == inputNodes.count && batch > 0 && isBuilt)
-        plan(batch: batch)
+        try plan(batch: batch)
         for (k, n) in inputNodes.enumerated() {
             activations[n].pointer.update(from: inputs[k], count: batch * nodes[n].sampleSize)
         }

@@ -4,8 +4,10 @@ public final class InputLayer: Layer {
     public var name: String
     /// Keras class name.
     public var typeName: String { "InputLayer" }
+    /// Per-sample shape of the input, e.g. `[28, 28, 1]`.
     public let shape: [Int]
 
+    /// An input of the given per-sample shape.
     public init(name: String = "input_layer", shape: [Int]) {
         self.name = name
         self.shape = shape

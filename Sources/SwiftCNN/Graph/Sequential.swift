@@ -81,6 +81,8 @@ public final class Sequential {
         guard n > 0, x.count == n * inputSize else {
             throw SwiftCNNError.invalidArgument("x has shape \(x.shape); expected (N, \(graph.nodes[0].shape)) with N > 0")
         }
+        guard batchSize > 0 else { throw SwiftCNNError.invalidArgument("batchSize must be > 0, received \(batchSize)") }
+        _ = try checkedMultiply(n, outNode.sampleSize, "predictions of \(n) samples", limit: maxElementCount)
         let out = Tensor(shape: [n] + outNode.shape)
         var start = 0
         while start < n {

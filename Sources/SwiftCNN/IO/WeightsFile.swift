@@ -70,10 +70,10 @@ public enum WeightsFile {
     /// caller's `header`, a JSON object text whose keys "arrays" and "optimizer_state" the engine sets.
     public static func save(_ graph: Graph, optimizer: Optimizer? = nil, header: String = "{}", to path: String) throws {
         guard graph.isBuilt else { throw SwiftCNNError.invalidState("The model is not built; there are no weights to save.") }
-        guard case .object = try JSON.parse(header, what: "header for \(path)") else {
+        var json = try JSON.parse(header, what: "header for \(path)")
+        guard case .object = json else {
             throw SwiftCNNError.invalidArgument("header for \(path): expected a JSON object, received \(header.prefix(40))")
         }
-        var json = try JSON.parse(header, what: "header for \(path)")
         var arrays: [JSON] = []
         for node in graph.nodes {
             for (i, shape) in node.layer.parameterShapes.enumerated() {
@@ -242,19 +242,25 @@ public enum WeightsFile {
                     + "the model has \(graph.parameterCount) parameters")
             }
         }
-        // Read everything the model takes into staging first, with the checksum over the whole file.
-        let used = weights + (restoreOptimizer ? slots : [])
-        let staging = FloatBuffer(count: used.reduce(0) { $0 + $1.count })
-        var stagingAt = [Int](), total = 0
-        for e in used { stagingAt.append(total); total += e.count }
+        // Read everything the model takes into staging first (weights in node order, then the slots), with the
+        // checksum over the whole file; arrays the model does not take only pass through the checksum.
+        var stagingAt = [Int?](repeating: nil, count: header.arrays.count)
+        var weightStarts: [Int] = [], slotStarts: [Int] = [], total = 0
+        for (i, e) in header.arrays.enumerated() where !e.isOptimizerSlot {
+            stagingAt[i] = total; weightStarts.append(total); total += e.count
+        }
+        if restoreOptimizer {
+            for (i, e) in header.arrays.enumerated() where e.isOptimizerSlot {
+                stagingAt[i] = total; slotStarts.append(total); total += e.count
+            }
+        }
+        let staging = try FloatBuffer(count: total)
         var crc = file.prefixCRC
         let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { piece.deallocate() }
-        var usedIndex = [Int: Int]()
-        for (k, e) in used.enumerated() { usedIndex[e.offset] = k }
-        for e in header.arrays {
-            if let k = usedIndex[e.offset] {
-                let target = UnsafeMutableRawBufferPointer(start: staging.pointer + stagingAt[k], count: e.count * 4)
+        for (i, e) in header.arrays.enumerated() {
+            if let start = stagingAt[i] {
+                let target = UnsafeMutableRawBufferPointer(start: staging.pointer + start, count: e.count * 4)
                 try file.read(into: target, at: e.offset)
                 crc = crc32(UnsafeRawBufferPointer(target), crc)
             } else {
@@ -270,7 +276,7 @@ public enum WeightsFile {
         }
         try file.checkTrailer(crc)
         for i in weights.indices {
-            let values = staging.pointer + stagingAt[i]
+            let values = staging.pointer + weightStarts[i]
             for j in 0..<weights[i].count where !values[j].isFinite {
                 throw SwiftCNNError.invalidArgument("\(path): array '\(weights[i].name)' holds a non-finite value "
                     + "(\(values[j])) at flat index \(j)")
@@ -280,9 +286,9 @@ public enum WeightsFile {
         graph.parameters.pointer.update(from: staging.pointer, count: graph.parameterCount)
         if let optimizer, restoreOptimizer {
             for s in 0..<slots.count {
-                optimizer.stateSlot(s).update(from: staging.pointer + stagingAt[weights.count + s], count: graph.parameterCount)
+                optimizer.stateSlot(s).update(from: staging.pointer + slotStarts[s], count: graph.parameterCount)
             }
-            optimizer.setIterations(header.iterations!)
+            try optimizer.setIterations(header.iterations!)   // within 0...2^53, checked with the header
         }
         return restoreOptimizer
     }

@@ -14,11 +14,18 @@ public struct WindowGeometry {
         self.inH = inH; self.inW = inW; self.channels = channels
         kernelH = kernel.0; kernelW = kernel.1; strideH = stride.0; strideW = stride.1
         dilationH = dilation.0; dilationW = dilation.1
-        let effH = dilationH * (kernelH - 1) + 1, effW = dilationW * (kernelW - 1) + 1
+        // Checked: the sizes come from users. A window of at most 2^62 leaves the index arithmetic of the kernels
+        // (output · stride − padding + tap · dilation) inside Int.
+        func span(_ k: Int, _ d: Int, _ axis: String) throws -> Int {
+            let s = try checkedAdd(try checkedMultiply(d, k - 1, "\(layer): dilation_rate × (kernel_size − 1) along \(axis)"), 1,
+                                   "\(layer): the dilated window along \(axis)", limit: WindowGeometry.maxWindow)
+            return s
+        }
+        let effH = try span(kernelH, dilationH, "the height"), effW = try span(kernelW, dilationW, "the width")
         if same {
-            outH = (inH + strideH - 1) / strideH
-            outW = (inW + strideW - 1) / strideW
-            padTop = max((outH - 1) * strideH + effH - inH, 0) / 2
+            outH = (inH - 1) / strideH + 1   // ceil(in / stride), without forming in + stride − 1
+            outW = (inW - 1) / strideW + 1
+            padTop = max((outH - 1) * strideH + effH - inH, 0) / 2   // (outH − 1) · stride < in: no overflow
             padLeft = max((outW - 1) * strideW + effW - inW, 0) / 2
         } else {
             guard effH <= inH, effW <= inW else {
@@ -30,6 +37,9 @@ public struct WindowGeometry {
             padTop = 0; padLeft = 0
         }
     }
+
+    /// The largest dilated window (2^62) a layer may slide.
+    public static let maxWindow = 1 << 62
 
     /// Columns per output pixel: kh·kw·c (HWIO order, matching a Keras kernel reshaped to (kh·kw·c, filters)).
     public var patchSize: Int { kernelH * kernelW * channels }

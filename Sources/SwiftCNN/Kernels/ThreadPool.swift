@@ -44,35 +44,50 @@ public func setEngineThreadCount(_ n: Int) { ThreadPool.requestedThreads.store(m
 
 /// A persistent pool of worker threads that spin briefly for work (fork/join in well under a microsecond when
 /// busy) and then sleep on a condition variable, so an idle library costs no CPU.
+///
+/// Job hand-off is a sequence lock: the caller makes `generation` odd, stores the job's fields (all atomics),
+/// and makes it even again to publish. A worker reads the fields between two loads of the same even generation,
+/// so it never acts on a half-written job; a worker that owns a chunk holds the caller in `run` until it has
+/// counted its chunk done, so the fields cannot change under it. No plain memory is shared between threads.
 final class ThreadPool {
     static let requestedThreads = Atomic<Int>(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1))
 
-    private static let lock = Mutex<ThreadPool?>(nil)
+    /// Guards `current`. A pthread mutex rather than `Mutex`, so that the child of a fork() can re-create it.
+    private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        // fork() while another thread creates or grows the pool would leave the child with the lock taken by a
+        // thread it does not have. The child starts a fresh pool anyway (see `shared`), so it starts a fresh lock.
+        // (Not held across fork in the parent: a thread inside a model call may need it to finish the call that
+        // the model's own fork handler waits for.)
+        pthread_atfork(nil, nil, { pthread_mutex_init(ThreadPool.lock, nil) })
+        return m
+    }()
+    nonisolated(unsafe) private static var current: ThreadPool?
 
     /// The pool of this process with at least `threads` − 1 workers (created or grown on demand).
     static func shared(threads: Int) -> ThreadPool? {
-        lock.withLock { current in
-            let pid = getpid()
-            // A pool inherited through fork() has no workers in this process: leave it and start anew.
-            if current == nil || current!.pid != pid { current = ThreadPool(pid: pid) }
-            current!.grow(to: threads - 1)
-            return current
-        }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        let pid = getpid()
+        // A pool inherited through fork() has no workers in this process: leave it and start anew.
+        if current == nil || current!.pid != pid { current = ThreadPool(pid: pid) }
+        current!.grow(to: threads - 1)
+        return current
     }
 
     let pid: pid_t
     private let busy = Atomic<Bool>(false)
+    /// Odd while the caller writes a job, even once it is published; a worker runs each even generation once.
     private let generation = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
-    private var workerCount = 0
-    // The current job; written by the caller before `generation` is bumped, read by workers after they see it.
-    private var job: ParallelChunk?
-    private var jobContext: UnsafeRawPointer?
-    private var jobCount = 0
-    private var jobChunks = 0
-    /// The generation the current job was published as; a worker runs each job at most once.
-    private var jobID = 0
+    private var workerCount = 0   // only touched under `ThreadPool.lock`
+    // The current job (bit patterns of the function and context pointers, the item count and chunk count).
+    private let jobFunction = Atomic<Int>(0)
+    private let jobContext = Atomic<Int>(0)
+    private let jobCount = Atomic<Int>(0)
+    private let jobChunks = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
 
@@ -94,13 +109,15 @@ final class ThreadPool {
 
     /// Runs a job while holding the pool (after `tryAcquire`); returns when every chunk is done.
     func run(count: Int, chunks: Int, context: UnsafeRawPointer, _ body: ParallelChunk) {
-        job = body
-        jobContext = context
-        jobCount = count
-        jobChunks = chunks
-        jobID = generation.load(ordering: .relaxed) + 1
-        remaining.store(chunks - 1, ordering: .sequentiallyConsistent)
-        generation.store(jobID, ordering: .sequentiallyConsistent)
+        let published = generation.load(ordering: .relaxed) + 2
+        generation.store(published - 1, ordering: .relaxed)   // odd: being written
+        atomicMemoryFence(ordering: .releasing)               // ...before any field changes
+        jobFunction.store(unsafeBitCast(body, to: Int.self), ordering: .relaxed)
+        jobContext.store(Int(bitPattern: context), ordering: .relaxed)
+        jobCount.store(count, ordering: .relaxed)
+        jobChunks.store(chunks, ordering: .relaxed)
+        remaining.store(chunks - 1, ordering: .relaxed)
+        generation.store(published, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(&mutex)
             pthread_cond_broadcast(&wake)
@@ -109,18 +126,16 @@ final class ThreadPool {
         let first = ThreadPool.chunk(0, of: chunks, count: count)
         body(context, first.lowerBound, first.upperBound)
         while remaining.load(ordering: .acquiring) > 0 { spinPause() }
-        job = nil
-        jobContext = nil
         busy.store(false, ordering: .releasing)
     }
 
     private func grow(to workers: Int) {
         while workerCount < workers {
             workerCount += 1
-            // The worker starts from the generation current now: a job published before its thread is scheduled
-            // must still count as new to it.
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: workerCount,
-                                                               generation: generation.load(ordering: .acquiring))).toOpaque()
+            // The worker starts from the generation current now: a job already running belongs to the workers
+            // it was split for (its chunks count was fixed before this worker existed).
+            let start = generation.load(ordering: .acquiring) | 1   // odd: the next published job is new to it
+            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: workerCount, generation: start)).toOpaque()
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
@@ -137,36 +152,36 @@ final class ThreadPool {
         }
     }
 
-    private func runChunk(_ index: Int) {
-        guard let job, let jobContext else { return }
-        let range = ThreadPool.chunk(index, of: jobChunks, count: jobCount)
-        job(jobContext, range.lowerBound, range.upperBound)
+    /// Waits until `generation` differs from `seen`: spins first, then sleeps on the condition variable.
+    private func waitForChange(from seen: Int) {
+        var spins = 0
+        while generation.load(ordering: .acquiring) == seen && spins < 200_000 {
+            spinPause()
+            spins += 1
+        }
+        guard generation.load(ordering: .acquiring) == seen else { return }
+        pthread_mutex_lock(&mutex)
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(&wake, &mutex) }
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(&mutex)
     }
 
     private func workerLoop(index: Int, startGeneration: Int) {
+        // `seen`: the last generation this worker has handled (or started from).
         var seen = startGeneration
-        var lastRun = seen
         while true {
-            var spins = 0
-            while generation.load(ordering: .acquiring) == seen && spins < 200_000 {
-                spinPause()
-                spins += 1
-            }
-            if generation.load(ordering: .acquiring) == seen {
-                pthread_mutex_lock(&mutex)
-                sleepers.add(1, ordering: .sequentiallyConsistent)
-                while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(&wake, &mutex) }
-                sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                pthread_mutex_unlock(&mutex)
-            }
-            // Seeing a generation makes that job's parameters visible (they are written before it is published);
-            // they may already belong to a newer job, which the job ID keeps from running twice.
-            seen = generation.load(ordering: .acquiring)
-            if jobID != lastRun, index < jobChunks, job != nil {
-                lastRun = jobID
-                runChunk(index)
-                remaining.subtract(1, ordering: .releasing)
-            }
+            waitForChange(from: seen)
+            let before = generation.load(ordering: .acquiring)
+            if before & 1 == 1 { continue }   // being written: look again
+            let function = jobFunction.load(ordering: .acquiring), context = jobContext.load(ordering: .acquiring)
+            let count = jobCount.load(ordering: .acquiring), chunks = jobChunks.load(ordering: .acquiring)
+            guard generation.load(ordering: .acquiring) == before else { continue }   // changed while reading
+            seen = before
+            guard index < chunks, let raw = UnsafeRawPointer(bitPattern: context) else { continue }
+            let range = ThreadPool.chunk(index, of: chunks, count: count)
+            unsafeBitCast(function, to: ParallelChunk.self)(raw, range.lowerBound, range.upperBound)
+            remaining.subtract(1, ordering: .releasing)
         }
     }
 }

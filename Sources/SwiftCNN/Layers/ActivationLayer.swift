@@ -4,9 +4,11 @@ public final class ActivationLayer: Layer {
     public var name: String
     /// Keras class name.
     public let typeName: String
+    /// The activation applied.
     public let activation: Activation
     private var rows = 0, width = 0
 
+    /// An activation layer shown as `typeName` (Activation, ReLU or Softmax).
     public init(_ activation: Activation, typeName: String = "Activation", name: String = "") {
         self.name = name
         self.activation = activation

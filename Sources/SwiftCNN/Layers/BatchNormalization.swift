@@ -7,13 +7,18 @@ public final class BatchNormalization: Layer {
     public var name: String
     /// Keras class name.
     public var typeName: String { "BatchNormalization" }
+    /// Weight of the old value when the moving statistics move (Keras `momentum`).
     public let momentum: Float
+    /// Added to the variance before the square root.
     public let epsilon: Float
+    /// Whether a learned shift beta is added.
     public let center: Bool
+    /// Whether a learned scale gamma multiplies.
     public let scale: Bool
     private var channels = 0
     private var rowsPerSample = 1
 
+    /// Keras `BatchNormalization(momentum, epsilon, center, scale)`.
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true, name: String = "") {
         self.name = name
         self.momentum = momentum

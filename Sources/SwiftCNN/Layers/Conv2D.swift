@@ -208,7 +208,8 @@ public final class Conv2D: Layer {
     /// Two per kernel tap and input channel for each output value, plus the bias.
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
         let outputs = elementCount(outputShape)
-        return 2 * kernelSize.0 * kernelSize.1 * inputShapes[0][2] * outputs + (useBias ? outputs : 0)
+        // Saturating: a huge kernel on a big image exceeds Int (the weights can be within limits).
+        return saturatingAdd(saturatingProduct([2, kernelSize.0, kernelSize.1, inputShapes[0][2], outputs]), useBias ? outputs : 0)
     }
 }
 

@@ -4,14 +4,20 @@ public final class Dense: Layer {
     public var name: String
     /// Keras class name.
     public var typeName: String { "Dense" }
+    /// Number of outputs.
     public let units: Int
+    /// Activation applied to the output.
     public let activation: Activation
+    /// Whether a bias is added.
     public let useBias: Bool
+    /// Initial values of the kernel.
     public let kernelInitializer: Initializer
+    /// Initial values of the bias.
     public let biasInitializer: Initializer
     private var inputWidth = 0
     private var rowsPerSample = 1
 
+    /// Keras `Dense(units, activation, use_bias, kernel_initializer, bias_initializer)`.
     public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros, name: String = "") {
         self.name = name

@@ -5,13 +5,16 @@ public final class Dropout: Layer {
     public var name: String
     /// Keras class name.
     public var typeName: String { "Dropout" }
+    /// Fraction of the values dropped in training.
     public let rate: Float
+    /// Stream of this layer's masks.
     public let seed: UInt64
     private var size = 0
 
     /// Layers created without a seed get distinct ones in creation order, so two Dropout layers never share masks.
     private static var created: UInt64 = 0
 
+    /// Keras `Dropout(rate, seed)`; without a seed each layer gets its own stream.
     public init(rate: Float, seed: UInt64? = nil, name: String = "") {
         self.name = name
         self.rate = rate

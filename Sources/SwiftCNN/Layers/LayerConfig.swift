@@ -1,10 +1,13 @@
 /// Hyper-parameters given as text (`filters=32`, `kernel_size=3,3`), the form they cross the C ABI in.
 /// Typed getters throw a clear error naming the layer, the key and what was expected.
 public struct LayerConfig {
+    /// The key-value pairs as given.
     public var values: [String: String]
+    /// The layer type, named in error messages.
     public let layerType: String
     private var used: Set<String> = []
 
+    /// A configuration from parsed pairs.
     public init(layerType: String, values: [String: String]) {
         self.layerType = layerType
         self.values = values
@@ -18,7 +21,11 @@ public struct LayerConfig {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw SwiftCNNError.invalidArgument("\(layerType): malformed configuration item '\(item)', expected key=value")
             }
-            values[String(parts[0]).trimmed] = String(parts[1]).trimmed
+            let key = String(parts[0]).trimmed
+            guard values[key] == nil else {
+                throw SwiftCNNError.invalidArgument("\(layerType): the argument '\(key)' is given twice")
+            }
+            values[key] = String(parts[1]).trimmed
         }
         self.init(layerType: layerType, values: values)
     }
@@ -27,12 +34,14 @@ public struct LayerConfig {
         .invalidArgument("\(layerType): invalid value for '\(key)': received '\(values[key] ?? "")', expected \(expected)")
     }
 
+    /// The text under `key`, or `def`; throws when both are missing.
     public func string(_ key: String, default def: String? = nil) throws -> String {
         if let v = values[key] { return v }
         if let def { return def }
         throw SwiftCNNError.invalidArgument("\(layerType): missing required argument '\(key)'")
     }
 
+    /// An integer >= `min` under `key`, or `def`.
     public func int(_ key: String, default def: Int? = nil, min: Int = Int.min) throws -> Int {
         guard let text = values[key] else {
             if let def { return def }
@@ -42,15 +51,20 @@ public struct LayerConfig {
         return v
     }
 
+    /// A finite number under `key`, or `def`.
     public func double(_ key: String, default def: Double? = nil) throws -> Double {
         guard let text = values[key] else {
             if let def { return def }
             throw SwiftCNNError.invalidArgument("\(layerType): missing required argument '\(key)'")
         }
-        guard let v = Double(text), v.isFinite else { throw fail(key, "a finite number") }
+        // Every hyper-parameter ends up as a Float: 1e300 would silently become inf.
+        guard let v = Double(text), v.isFinite, abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+            throw fail(key, "a finite number within float32's range (magnitude at most 3.4e38)")
+        }
         return v
     }
 
+    /// true/false/1/0 under `key`, or `def`.
     public func bool(_ key: String, default def: Bool) throws -> Bool {
         guard let text = values[key] else { return def }
         switch text.lowercased() {

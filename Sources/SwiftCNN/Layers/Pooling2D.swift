@@ -13,6 +13,8 @@ public final class Pooling2D: Layer {
     /// Border rule, Keras `padding`.
     public let padding: Padding
     private var geometry: WindowGeometry?
+    /// The largest pooling window, in cells (2^24).
+    public static let maxWindowArea = 1 << 24
 
     /// Keras `MaxPooling2D` / `AveragePooling2D(pool_size, strides=None, padding)`.
     public init(mode: PoolingMode, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
@@ -34,6 +36,9 @@ public final class Pooling2D: Layer {
     /// Checks the image input and computes the window's geometry.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         let (h, w, c) = try requireImageInput(self, inputShapes)
+        // The pooling loops visit every cell of a window: bound its area so a huge 'same' window cannot hang.
+        _ = try checkedMultiply(poolSize.0, poolSize.1, "Layer '\(name)' (\(typeName)): pool_size area",
+                                limit: Pooling2D.maxWindowArea)
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: poolSize, stride: strides, dilation: (1, 1),
                                    same: padding == .same, layer: "Layer '\(name)' (\(typeName))")
         geometry = g

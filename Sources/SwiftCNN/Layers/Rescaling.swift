@@ -4,10 +4,13 @@ public final class Rescaling: Layer {
     public var name: String
     /// Keras class name.
     public var typeName: String { "Rescaling" }
+    /// Multiplier.
     public let scale: Float
+    /// Added after the multiplication.
     public let offset: Float
     private var size = 0
 
+    /// Keras `Rescaling(scale, offset)`.
     public init(scale: Float, offset: Float = 0, name: String = "") {
         self.name = name
         self.scale = scale

@@ -8,6 +8,7 @@ public final class ZeroPadding2D: Layer {
     public let padding: (Int, Int, Int, Int)
     private var h = 0, w = 0, c = 0
 
+    /// Zeros added (top, bottom, left, right).
     public init(padding: (Int, Int, Int, Int) = (1, 1, 1, 1), name: String = "") {
         self.name = name
         self.padding = padding
@@ -33,7 +34,10 @@ public final class ZeroPadding2D: Layer {
     /// Checks the input shapes and returns the output shape.
     public func build(inputShapes: [[Int]]) throws -> [Int] {
         (h, w, c) = try requireImageInput(self, inputShapes)
-        return [h + padding.0 + padding.1, w + padding.2 + padding.3, c]
+        let limit = Graph.maxSampleSize, what = "Layer '\(name)' (ZeroPadding2D): padded"
+        let rows = try checkedAdd(try checkedAdd(h, padding.0, "\(what) height", limit: limit), padding.1, "\(what) height", limit: limit)
+        let cols = try checkedAdd(try checkedAdd(w, padding.2, "\(what) width", limit: limit), padding.3, "\(what) width", limit: limit)
+        return [rows, cols, c]
     }
 
     /// Computes the output from the inputs.

@@ -2,10 +2,14 @@
 /// element of any stream can be drawn independently and in parallel, and the same seed gives the same numbers
 /// on every thread count. Streams separate uses: weight init per parameter, dropout per layer and step, shuffling.
 public struct RNG {
+    /// The seed.
     public var seed: UInt64
+    /// The stream within the seed.
     public var stream: UInt64
+    /// Position of the next draw.
     public var counter: UInt64 = 0
 
+    /// A generator at the start of (`seed`, `stream`).
     public init(seed: UInt64, stream: UInt64 = 0) {
         self.seed = seed
         self.stream = stream
@@ -30,6 +34,7 @@ public struct RNG {
         Float(bits(seed: seed, stream: stream, index: index) >> 40) * (1.0 / 16_777_216.0)
     }
 
+    /// The next 64 random bits.
     public mutating func nextBits() -> UInt64 {
         defer { counter &+= 1 }
         return RNG.bits(seed: seed, stream: stream, index: counter)

@@ -40,36 +40,10 @@ public final class Tensor {
     }
 }
 
-/// 64-byte aligned, uninitialised float storage; release with `free`.
+/// 64-byte aligned, uninitialised float storage for small scratch of bounded size (per-thread kernel buffers);
+/// release with `free`. Everything sized by users goes through `tryAllocateFloats`, which reports failure.
 @inline(__always)
 func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
-    var raw: UnsafeMutableRawPointer? = nil
-    let bytes = max(count, 16) * MemoryLayout<Float>.stride
-    guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("swiftcnn: out of memory (\(bytes) bytes)") }
-    return raw.bindMemory(to: Float.self, capacity: max(count, 16))
+    do { return try tryAllocateFloats(count) } catch { fatalError("swiftcnn: \(error)") }
 }
 
-/// A growable aligned float buffer that keeps its storage between uses, so steady-state steps allocate nothing.
-public final class FloatBuffer {
-    public private(set) var pointer: UnsafeMutablePointer<Float>
-    public private(set) var capacity: Int
-
-    public init(count: Int = 0) {
-        capacity = max(count, 16)
-        pointer = allocateFloats(capacity)
-        pointer.initialize(repeating: 0, count: capacity)
-    }
-
-    /// Makes room for at least `count` floats; contents are zero after a growth.
-    public func reserve(_ count: Int) {
-        guard count > capacity else { return }
-        free(pointer)
-        capacity = count
-        pointer = allocateFloats(count)
-        pointer.initialize(repeating: 0, count: count)
-    }
-
-    public func zero(_ count: Int) { pointer.initialize(repeating: 0, count: min(count, capacity)) }
-
-    deinit { free(pointer) }
-}

@@ -22,6 +22,18 @@ public enum Metric: String {
         }
     }
 
+    /// Whether the metric reads targets laid out as the loss has them: one class index per row for
+    /// `sparse_categorical_accuracy` (sparse loss only), a full row per prediction row for the others (every other
+    /// loss). A mismatch would read past the targets or judge garbage, so `compile` refuses it.
+    public func check(loss: Loss, outputShape: [Int]) throws {
+        let sparseTargets = loss == .sparseCategoricalCrossentropy
+        guard (self == .sparseCategoricalAccuracy) == sparseTargets else {
+            let fitting = sparseTargets ? "sparse_categorical_accuracy (or accuracy)" : "categorical_accuracy, binary_accuracy (or accuracy)"
+            throw SwiftCNNError.invalidArgument("Metric '\(rawValue)' does not fit loss '\(loss.rawValue)' with output shape "
+                + "\(describeShape(outputShape)): its targets have another layout. Metrics for this loss: \(fitting).")
+        }
+    }
+
     /// Number of correct predictions and the number of predictions judged (rows, or elements for binary).
     public func count(predictions p: UnsafePointer<Float>, targets y: UnsafePointer<Float>, rows: Int,
                       classes: Int) -> (correct: Int, total: Int) {
@@ -34,7 +46,7 @@ public enum Metric: String {
                 for c in 1..<max(classes, 1) where pr[c] > pr[best] { best = c }
                 let label: Int
                 if self == .sparseCategoricalAccuracy {
-                    label = Int(y[r])
+                    label = intIfInRange(y[r], 0..<classes) ?? -1   // a label outside the classes is never right
                 } else {
                     var t = 0
                     for c in 1..<max(classes, 1) where y[r * classes + c] > y[r * classes + t] { t = c }

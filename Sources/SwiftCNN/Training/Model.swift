@@ -2,9 +2,13 @@
 /// One training step (forward, loss, backward, update, metric) is one call; with a fixed batch size it allocates
 /// nothing.
 public final class Model {
+    /// The layers and their parameters.
     public let graph: Graph
+    /// The loss set by `compile`.
     public private(set) var loss: Loss?
+    /// The optimizer set by `compile` (holds its state).
     public private(set) var optimizer: Optimizer?
+    /// The metric set by `compile`, if any.
     public private(set) var metric: Metric?
     /// Seed of the dropout streams; the step counter makes every step's masks different.
     public var seed: UInt64
@@ -12,6 +16,7 @@ public final class Model {
     private var lossGradient = FloatBuffer()
     private var trainableRanges: [Range<Int>] = []
 
+    /// A trainer for `graph`; `seed` drives dropout.
     public init(graph: Graph, seed: UInt64 = 0) {
         self.graph = graph
         self.seed = seed
@@ -32,7 +37,8 @@ public final class Model {
                 + "\(graph.outputNodes.count) outputs.")
         }
         try optimizer.validate()
-        optimizer.reset(parameterCount: graph.parameterCount)
+        if let metric { try metric.check(loss: loss, outputShape: graph.nodes[outputNode].shape) }
+        try optimizer.reset(parameterCount: graph.parameterCount)
         self.optimizer = optimizer
         self.loss = loss
         self.metric = metric
@@ -41,16 +47,29 @@ public final class Model {
     /// Number of target floats per sample the loss expects.
     public var targetSize: Int? { loss?.targetSize(outputSize: outputSize, classes: classes) }
 
+    /// `batch × perSample` values, or an error naming `what` when the product exceeds the element limit.
+    private func batchCount(_ batch: Int, _ perSample: Int, _ what: String) throws -> Int {
+        try checkedMultiply(batch, perSample, "\(what): a batch of \(batch) samples × \(perSample) values per sample",
+                            limit: maxElementCount)
+    }
+
     private func checkBatch(_ batch: Int, xCount: Int, yCount: Int?) throws {
         guard batch > 0 else { throw SwiftCNNError.invalidArgument("The batch is empty (0 samples).") }
-        guard xCount == batch * inputSize else {
+        let xNeeded = try batchCount(batch, inputSize, "input data")
+        guard xCount == xNeeded else {
             throw SwiftCNNError.invalidArgument("Input data has \(xCount) values, but \(batch) samples of shape "
-                + "\(describeShape(graph.nodes[graph.inputNodes[0]].shape, batch: false)) need \(batch * inputSize).")
+                + "\(describeShape(graph.nodes[graph.inputNodes[0]].shape, batch: false)) need \(xNeeded).")
         }
-        if let yCount, let t = targetSize, yCount != batch * t {
-            throw SwiftCNNError.invalidArgument("Targets have \(yCount) values, but \(batch) samples need \(batch * t) "
-                + "(\(t) per sample for loss \(loss!.rawValue) and output shape \(describeShape(graph.nodes[outputNode].shape))).")
+        if let yCount, let t = targetSize {
+            let yNeeded = try batchCount(batch, t, "targets")
+            guard yCount == yNeeded else {
+                throw SwiftCNNError.invalidArgument("Targets have \(yCount) values, but \(batch) samples need \(yNeeded) "
+                    + "(\(t) per sample for loss \(loss!.rawValue) and output shape \(describeShape(graph.nodes[outputNode].shape))).")
+            }
         }
+        // Allocate everything the step needs now, so that nothing changes when memory is short.
+        try graph.plan(batch: batch)
+        try lossGradient.reserve(try batchCount(batch, outputSize, "loss gradient"))
     }
 
     private func checkFinite(_ x: UnsafePointer<Float>, _ count: Int) throws {
@@ -80,7 +99,7 @@ public final class Model {
         try checkFinite(x, xCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
         stepCounter &+= 1
-        graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
+        try graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
         return learn(loss, optimizer, y, batch)
     }
 
@@ -92,7 +111,7 @@ public final class Model {
         try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
         stepCounter &+= 1
-        graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
+        try graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
         return learn(loss, optimizer, y, batch)
     }
 
@@ -103,7 +122,7 @@ public final class Model {
         try checkInputs(inputs, counts, batch)
         try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
-        graph.forward(inputs: inputs, batch: batch, training: false)
+        try graph.forward(inputs: inputs, batch: batch, training: false)
         return score(loss, y, batch)
     }
 
@@ -119,8 +138,7 @@ public final class Model {
 
     /// After a training-mode forward pass: loss and its gradient, metric, backward, optimizer update.
     private func learn(_ loss: Loss, _ optimizer: Optimizer, _ y: UnsafePointer<Float>, _ batch: Int) -> (loss: Double, metric: Double) {
-        let rows = batch * outputSize / classes
-        lossGradient.reserve(batch * outputSize)
+        let rows = batch * outputSize / classes   // lossGradient was sized by checkBatch
         let prediction = graph.activation(outputNode)
         let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
                                  gradient: lossGradient.pointer)
@@ -147,9 +165,10 @@ public final class Model {
         }
         for (k, node) in graph.inputNodes.enumerated() {
             let n = graph.nodes[node]
-            guard counts[k] == batch * n.sampleSize else {
+            let needed = try batchCount(batch, n.sampleSize, "input \(k) ('\(n.layer.name)')")
+            guard counts[k] == needed else {
                 throw SwiftCNNError.invalidArgument("Input \(k) ('\(n.layer.name)') has \(counts[k]) values, but \(batch) samples "
-                    + "of shape \(describeShape(n.shape, batch: false)) need \(batch * n.sampleSize).")
+                    + "of shape \(describeShape(n.shape, batch: false)) need \(needed).")
             }
             try checkFinite(inputs[k], counts[k])
         }
@@ -162,7 +181,7 @@ public final class Model {
         try checkBatch(batch, xCount: xCount, yCount: yCount)
         try checkFinite(x, xCount)
         try loss.validate(targets: y, count: yCount, classes: classes)
-        graph.forward(input: x, batch: batch, training: false)
+        try graph.forward(input: x, batch: batch, training: false)
         return score(loss, y, batch)
     }
 
@@ -170,10 +189,11 @@ public final class Model {
     public func predict(x: UnsafePointer<Float>, xCount: Int, batch: Int, out: UnsafeMutablePointer<Float>,
                         outCount: Int) throws {
         try checkBatch(batch, xCount: xCount, yCount: nil)
-        guard outCount == batch * outputSize else {
-            throw SwiftCNNError.invalidArgument("Output buffer has \(outCount) values, \(batch * outputSize) needed.")
+        let needed = try batchCount(batch, outputSize, "predictions")
+        guard outCount == needed else {
+            throw SwiftCNNError.invalidArgument("Output buffer has \(outCount) values, \(needed) needed.")
         }
-        graph.forward(input: x, batch: batch, training: false)
+        try graph.forward(input: x, batch: batch, training: false)
         out.update(from: graph.activation(outputNode), count: outCount)
     }
 

@@ -1,15 +1,24 @@
 /// The optimizers of Keras 3 with their update rules and defaults. State (momentum, moving averages) is one flat
 /// array per slot matching the graph's flat parameter storage, so an update is a pass over contiguous ranges.
 public final class Optimizer {
+    /// The update rule.
     public enum Kind: String { case sgd, rmsprop, adam }
 
+    /// Which update rule.
     public let kind: Kind
+    /// Step size (Keras `learning_rate`).
     public var learningRate: Float
+    /// SGD and RMSprop momentum.
     public var momentum: Float
+    /// SGD Nesterov momentum.
     public var nesterov: Bool
+    /// RMSprop decay of the squared-gradient average.
     public var rho: Float
+    /// Adam decay of the first moment.
     public var beta1: Float
+    /// Adam decay of the second moment.
     public var beta2: Float
+    /// Added to denominators (RMSprop, Adam).
     public var epsilon: Float
     /// Number of updates applied so far (Keras `iterations`).
     public private(set) var iterations: Int = 0
@@ -47,14 +56,18 @@ public final class Optimizer {
         for key in cfg.values.keys where !allowed.contains(key) {
             throw SwiftCNNError.invalidArgument("\(name): unknown argument '\(key)'. Valid: \(allowed.sorted().joined(separator: ", ")).")
         }
+        // Every hyper-parameter must be a float32 value: 1e300 would become inf and poison the weights.
+        func float(_ key: String, _ def: Double) throws -> Float {
+            try checkedFloat(try cfg.double(key, default: def), "\(name): \(key)")
+        }
         self.init(kind: kind,
-                  learningRate: cfg.values["learning_rate"] == nil ? nil : Float(try cfg.double("learning_rate")),
-                  momentum: Float(try cfg.double("momentum", default: 0)),
+                  learningRate: cfg.values["learning_rate"] == nil ? nil : try float("learning_rate", 0),
+                  momentum: try float("momentum", 0),
                   nesterov: try cfg.bool("nesterov", default: false),
-                  rho: Float(try cfg.double("rho", default: 0.9)),
-                  beta1: Float(try cfg.double("beta_1", default: 0.9)),
-                  beta2: Float(try cfg.double("beta_2", default: 0.999)),
-                  epsilon: Float(try cfg.double("epsilon", default: 1e-7)))
+                  rho: try float("rho", 0.9),
+                  beta1: try float("beta_1", 0.9),
+                  beta2: try float("beta_2", 0.999),
+                  epsilon: try float("epsilon", 1e-7))
         try validate()
     }
 
@@ -65,7 +78,7 @@ public final class Optimizer {
         guard momentum >= 0, momentum <= 1 else {
             throw SwiftCNNError.invalidArgument("\(kind.rawValue): momentum must be in [0, 1], received \(momentum)")
         }
-        guard rho >= 0, rho < 1, beta1 >= 0, beta1 < 1, beta2 >= 0, beta2 < 1, epsilon >= 0 else {
+        guard rho >= 0, rho < 1, beta1 >= 0, beta1 < 1, beta2 >= 0, beta2 < 1, epsilon >= 0, epsilon.isFinite else {
             throw SwiftCNNError.invalidArgument("\(kind.rawValue): rho, beta_1 and beta_2 must be in [0, 1) and epsilon >= 0")
         }
     }
@@ -90,20 +103,31 @@ public final class Optimizer {
         }
     }
 
-    /// Restores the update counter (Adam's bias correction depends on it).
-    public func setIterations(_ n: Int) { iterations = max(n, 0) }
+    /// The largest update counter accepted (2^53: every count up to it is exact as a Double in Adam's bias
+    /// correction, and counting on from it cannot overflow).
+    public static let maxIterations = 1 << 53
 
-    /// Sizes (and zeroes) the state for `parameterCount` parameters.
-    public func reset(parameterCount: Int) {
-        slot1 = FloatBuffer(count: parameterCount)
-        slot2 = FloatBuffer(count: parameterCount)
+    /// Restores the update counter (Adam's bias correction depends on it); throws outside 0...maxIterations.
+    public func setIterations(_ n: Int) throws {
+        guard n >= 0, n <= Optimizer.maxIterations else {
+            throw SwiftCNNError.invalidArgument("optimizer iterations must be in 0...\(Optimizer.maxIterations), received \(n)")
+        }
+        iterations = n
+    }
+
+    /// Sizes (and zeroes) the state for `parameterCount` parameters; throws `outOfMemory` (state unchanged)
+    /// when it does not fit.
+    public func reset(parameterCount: Int) throws {
+        let new1 = try FloatBuffer(count: parameterCount), new2 = try FloatBuffer(count: parameterCount)
+        slot1 = new1
+        slot2 = new2
         iterations = 0
     }
 
     /// Applies one update to every parameter range in `ranges` (the trainable ones).
     public func apply(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                       ranges: [Range<Int>]) {
-        iterations += 1
+        iterations = min(iterations + 1, Optimizer.maxIterations)   // setIterations keeps it far below Int.max
         let lr = learningRate
         // Adam's bias correction folded into the step size, as Keras 3 does.
         let step = Double(iterations)

@@ -25,6 +25,7 @@ extern "C" {
 #define SCNN_E_STATE 3     /* wrong state, e.g. training before compile (Python RuntimeError) */
 #define SCNN_E_IO 4        /* file could not be read or written        (Python OSError)      */
 #define SCNN_E_NULL 5      /* a required pointer was NULL              (Python ValueError)   */
+#define SCNN_E_MEMORY 6    /* memory could not be allocated; the message gives the size (Python MemoryError) */
 
 #define SCNN_MAX_DIMS 8
 

@@ -3,11 +3,14 @@ parameters are drawn here; every image is resampled once, through one composed a
 (bilinear, across the engine's threads, with the GIL released). Files are decoded with Pillow."""
 import math
 import os
+import stat
 import threading
 
 import numpy as np
 
 from .. import _native
+from .._optional import require
+from ..utils import next_seed
 
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "Iterator", "load_img", "img_to_array",
            "array_to_img"]
@@ -17,11 +20,18 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".
 
 
 def _pil():
-    try:
-        from PIL import Image
-        return Image
-    except ImportError:
-        raise ImportError("reading image files needs Pillow: pip install pillow") from None
+    return require("PIL.Image", "reading and writing image files")
+
+
+def _open_regular_file(path):
+    """Opens an image file for reading, refusing FIFOs, devices and folders before reading (a FIFO would block
+    forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"not a regular file (a FIFO, device or folder): {path}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
@@ -31,7 +41,7 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
     if color_mode not in ("rgb", "grayscale", "rgba"):
         raise ValueError(f"color_mode must be 'rgb', 'grayscale' or 'rgba', received {color_mode!r}")
     try:
-        with open(path, "rb") as f:
+        with _open_regular_file(path) as f:
             img = Image.open(f)
             img.load()
     except FileNotFoundError:
@@ -180,6 +190,8 @@ class ImageDataGenerator:
     def random_transform(self, x, seed=None):
         """One image with a random transform drawn from this generator's ranges."""
         x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 3:
+            raise ValueError(f"random_transform expects one image (height, width, channels), received shape {x.shape}")
         return self.apply_transform(x, self.get_random_transform(x.shape, seed))
 
     def standardize(self, x):
@@ -222,7 +234,8 @@ class Iterator:
         if n == 0:
             raise ValueError("no samples to iterate over")
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.seed = seed if seed is not None else int(np.random.default_rng().integers(1 << 31))
+        # With no seed, the next one of the library's stream: utils.set_random_seed makes the batches repeatable.
+        self.seed = seed if seed is not None else next_seed() % (1 << 31)
         self._members = np.arange(n)   # the samples this iterator visits (all, unless shard() cut them)
         self.epoch = 0
         self.batch_index = 0
@@ -334,8 +347,9 @@ class DirectoryIterator(Iterator):
                 raise FileNotFoundError(f"flow_from_directory: class folder {folder!r} does not exist")
             files = []
             for root, _, names in os.walk(folder, followlinks=follow_links):
+                # Only regular files (isfile follows links): a FIFO named like an image would block a reader forever.
                 files += [os.path.relpath(os.path.join(root, n), directory) for n in names
-                          if n.lower().endswith(IMAGE_EXTENSIONS)]
+                          if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(root, n))]
             files.sort()
             keep = _split(len(files), generator.validation_split, subset)
             filenames += [files[i] for i in keep]

@@ -8,10 +8,13 @@ public enum SwiftCNNError: Error, CustomStringConvertible {
     case invalidState(String)
     /// A file could not be read or written (Python `OSError`).
     case io(String)
+    /// Memory for a buffer could not be allocated; the message gives the size (Python `MemoryError`).
+    case outOfMemory(String)
 
+    /// The message, as the C ABI and Python report it.
     public var description: String {
         switch self {
-        case .invalidArgument(let m), .unknownName(let m), .invalidState(let m), .io(let m): return m
+        case .invalidArgument(let m), .unknownName(let m), .invalidState(let m), .io(let m), .outOfMemory(let m): return m
         }
     }
 }

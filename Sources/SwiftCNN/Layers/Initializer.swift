@@ -1,8 +1,10 @@
 /// Weight initializers by Keras name. Fans follow Keras: Dense (in, out); Conv2D kh·kw·in and kh·kw·out.
 public enum Initializer: String, CaseIterable {
+    /// The Keras initializers: Glorot (Xavier) uniform and normal, He normal, He uniform, zeros, ones.
     case glorotUniform = "glorot_uniform", glorotNormal = "glorot_normal", heNormal = "he_normal"
     case heUniform = "he_uniform", zeros, ones
 
+    /// The initializer of a Keras name (`glorot_uniform`, ...); unknown names throw.
     public init(name: String) throws {
         guard let v = Initializer(rawValue: name.lowercased()) else {
             throw SwiftCNNError.unknownName("Unknown initializer '\(name)'. Valid initializers: "
