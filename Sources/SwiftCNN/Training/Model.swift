@@ -220,7 +220,7 @@ public final class Model {
         try loss.validate(targets: y, count: yCount, classes: classes)
         try checkLossScale(lossScale)
         stepCounter &+= 1
-        graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
+        try graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
         return backpropagate(loss, y, batch, lossScale)
     }
 
@@ -233,7 +233,7 @@ public final class Model {
         try loss.validate(targets: y, count: yCount, classes: classes)
         try checkLossScale(lossScale)
         stepCounter &+= 1
-        graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
+        try graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
         return backpropagate(loss, y, batch, lossScale)
     }
 
@@ -266,8 +266,7 @@ public final class Model {
     /// After a training-mode forward pass: loss, metric, and the backward pass of `lossScale` × the loss.
     private func backpropagate(_ loss: Loss, _ y: UnsafePointer<Float>, _ batch: Int,
                                _ lossScale: Float) -> (loss: Double, metric: Double) {
-        let rows = batch * outputSize / classes
-        lossGradient.reserve(batch * outputSize)
+        let rows = batch * outputSize / classes   // lossGradient was sized by checkBatch
         let prediction = graph.activation(outputNode)
         let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
                                  gradient: lossGradient.pointer)
