@@ -210,8 +210,8 @@ def _op(op, average):
 def allreduce(tensor, average=None, name=None, op=None):
     """The element-wise average (default) or sum of `tensor` over all ranks, as a new array (a float for a
     Python number)."""
-    value = np.array(tensor, dtype=np.float64 if np.ndim(tensor) == 0 or
-                     not np.issubdtype(np.asarray(tensor).dtype, np.floating) else np.asarray(tensor).dtype)
+    given = np.asarray(tensor)
+    value = np.array(given, dtype=given.dtype if np.issubdtype(given.dtype, np.floating) else np.float64)
     world().comm.Allreduce(MPI.IN_PLACE, value, op=MPI.SUM)
     if _op(op, average) == Average:
         value = value / world().size
@@ -284,33 +284,44 @@ class MetricAverageCallback(callbacks_module.Callback):
 
 class LearningRateWarmupCallback(callbacks_module.Callback):
     """Horovod's gradual warm-up (Goyal et al. 2017): the learning rate grows batch by batch from
-    `initial_lr / size()` to `initial_lr` over `warmup_epochs` epochs. `momentum_correction` is accepted; the
-    engine's momentum is not rescaled during the warm-up."""
+    `initial_lr / size()` to `initial_lr` over `warmup_epochs` epochs (a fraction of an epoch too). `momentum_correction`
+    is accepted; the engine's momentum is not rescaled during the warm-up."""
 
     def __init__(self, initial_lr, warmup_epochs=5, momentum_correction=True, steps_per_epoch=None, verbose=0):
         super().__init__()
         if isinstance(initial_lr, bool) or not isinstance(initial_lr, (int, float)) or initial_lr <= 0:
             raise ValueError(f"LearningRateWarmupCallback: initial_lr must be a number > 0, received {initial_lr!r}")
+        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, (int, float)) or warmup_epochs <= 0:
+            raise ValueError(f"LearningRateWarmupCallback: warmup_epochs must be a number > 0, received "
+                             f"{warmup_epochs!r}")
         self.initial_lr, self.warmup_epochs = float(initial_lr), warmup_epochs
         self.steps_per_epoch, self.verbose = steps_per_epoch, verbose
         self.current_epoch = 0
+        self.finished = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self.current_epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self.current_epoch >= self.warmup_epochs:
+        if self.finished:
             return
         steps = self.steps_per_epoch or self.params.get("steps") or 1
         epoch = self.current_epoch + batch / steps
+        if epoch >= self.warmup_epochs:
+            self._finish(self.current_epoch)
+            return
         n = world().size
         self.model.optimizer.learning_rate = self.initial_lr / n * (epoch * (n - 1) / self.warmup_epochs + 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.warmup_epochs - 1:
-            self.model.optimizer.learning_rate = self.initial_lr
-            if self.verbose and world().rank == 0:
-                print(f"\nEpoch {epoch + 1}: finished gradual learning rate warmup to {self.initial_lr:g}.")
+        if not self.finished and epoch + 1 >= self.warmup_epochs:
+            self._finish(epoch)
+
+    def _finish(self, epoch):
+        self.finished = True
+        self.model.optimizer.learning_rate = self.initial_lr
+        if self.verbose and world().rank == 0:
+            print(f"\nEpoch {epoch + 1}: finished gradual learning rate warmup to {self.initial_lr:g}.")
 
 
 # Horovod's module layout: hvd.callbacks.BroadcastGlobalVariablesCallback(0), ...

@@ -100,12 +100,13 @@ import swiftcnn.distributed as hvd
 # Horovod: initialize Horovod.
 hvd.init()
 utils.set_random_seed(42)
-(x_train, y_train), (x_test, y_test) = data(8000, 5000)
+(x_train, y_train), (x_test, y_test) = data(12000, 5000)
 # Horovod: every worker trains on its own part of the data.
 x_train, y_train = x_train[hvd.rank()::hvd.size()], y_train[hvd.rank()::hvd.size()]
 model = convnet()
-# Horovod: scale the learning rate by the number of workers.
-scaled_lr = 0.0005 * hvd.size()
+batch_size = int(sys.argv[2])     # per worker: 64 alone, 32 on each of 2 workers (the same global batch)
+# Horovod: scale the learning rate by the number of workers (the textbook's 0.001 for a global batch of 64).
+scaled_lr = 0.001 * batch_size / 64 * hvd.size()
 opt = optimizers.RMSprop(learning_rate=scaled_lr)
 # Horovod: add Horovod Distributed Optimizer.
 opt = hvd.DistributedOptimizer(opt)
@@ -116,13 +117,13 @@ callbacks_list = [
     # Horovod: average metrics among workers at the end of every epoch.
     hvd.callbacks.MetricAverageCallback(),
     # Horovod: using `lr = 1.0 * hvd.size()` from the very beginning leads to worse final accuracy.
-    hvd.callbacks.LearningRateWarmupCallback(initial_lr=scaled_lr, warmup_epochs=1, verbose=1),
+    hvd.callbacks.LearningRateWarmupCallback(initial_lr=scaled_lr, warmup_epochs=0.2, verbose=1),
 ]
 # Horovod: save checkpoints only on worker 0 to prevent other workers from corrupting them.
 if hvd.rank() == 0:
     callbacks_list.append(callbacks.ModelCheckpoint(os.path.join(out, "checkpoint-{epoch}.scnn")))
-model.fit(x_train, y_train, batch_size=32, callbacks=callbacks_list, epochs=3, verbose=1 if hvd.rank() == 0 else 0,
-          validation_data=(x_test, y_test))
+model.fit(x_train, y_train, batch_size=batch_size, callbacks=callbacks_list, epochs=2,
+          verbose=1 if hvd.rank() == 0 else 0, validation_data=(x_test, y_test))
 score = model.evaluate(x_test, y_test, verbose=0)
 if hvd.rank() == 0:
     json.dump({"accuracy": score[1], "size": hvd.size()}, open(os.path.join(out, "score.json"), "w"))
@@ -151,6 +152,20 @@ def on_batch_end(batch, logs):
 # 50 epochs: minutes of work, so a job that went on (or hung) instead of stopping would be seen
 model.fit(x, y, batch_size=32, epochs=50, verbose=0, distributed=True,
           callbacks=[callbacks.LambdaCallback(on_batch_end=on_batch_end)])
+'''
+
+
+PRIMITIVES = '''
+import json, os, sys
+import numpy as np
+import swiftcnn.distributed as hvd
+hvd.init()
+r = hvd.rank()
+result = {"rank": r, "size": hvd.size(), "local_rank": hvd.local_rank(), "local_size": hvd.local_size(),
+          "average": hvd.allreduce(np.array([r, 10.0 * r], dtype=np.float32)).tolist(),
+          "sum": hvd.allreduce(r + 1, op=hvd.Sum), "broadcast": hvd.broadcast(np.array([r + 5, r + 6]), 1).tolist(),
+          "gathered": hvd.allgather(np.array([r, r])).tolist(), "object": hvd.broadcast_object({"from": r}, 0)}
+json.dump(result, open(os.path.join(sys.argv[1], f"primitives_{r}.json"), "w"))
 '''
 
 
@@ -192,6 +207,16 @@ def check_same_weights_run(tmp_path, done):
 
 
 @needs_mpi
+def test_horovod_primitives(tmp_path):
+    done, _ = run_script(tmp_path, PRIMITIVES)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for r in (0, 1):
+        got = json.loads((tmp_path / f"primitives_{r}.json").read_text())
+        assert got == {"rank": r, "size": 2, "local_rank": r, "local_size": 2, "average": [0.5, 5.0], "sum": 3.0,
+                       "broadcast": [6, 7], "gathered": [0, 0, 1, 1], "object": {"from": 0}}
+
+
+@needs_mpi
 def test_two_ranks_end_bit_identical_after_fit(tmp_path):
     done, _ = run_script(tmp_path, SAME_WEIGHTS)
     info = check_same_weights_run(tmp_path, done)
@@ -215,17 +240,17 @@ def test_two_ranks_of_32_take_the_steps_of_one_process_of_64(tmp_path):
 
 @needs_mpi
 def test_horovod_style_script_reaches_single_process_accuracy(tmp_path):
-    alone, _ = run_script(tmp_path, HOROVOD, use_mpirun=False, timeout=400)
+    alone, _ = run_script(tmp_path, HOROVOD, "64", use_mpirun=False, timeout=400)
     assert alone.returncode == 0, alone.stdout + alone.stderr
     single = json.loads((tmp_path / "score.json").read_text())
     assert single["size"] == 1
-    done, _ = run_script(tmp_path, HOROVOD, timeout=400)
+    done, _ = run_script(tmp_path, HOROVOD, "32", timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
     both = json.loads((tmp_path / "score.json").read_text())
     assert both["size"] == 2
     assert "finished gradual learning rate warmup" in done.stdout
-    assert (tmp_path / "checkpoint-3.scnn").exists()
-    assert single["accuracy"] > 0.8
+    assert (tmp_path / "checkpoint-2.scnn").exists()
+    assert single["accuracy"] > 0.75
     assert abs(both["accuracy"] - single["accuracy"]) <= 0.01, (single, both)
 
 
