@@ -58,7 +58,9 @@ demo: build
 clean:
 	rm -rf .build .build-tsan .build-asan .build-fuzz build dist python/swiftcnn/*.so python/swiftcnn/include demo_output
 
-# Side-by-side benchmark against Keras (tensorflow-cpu) and PyTorch, installed into bench/.venv.
+# Side-by-side benchmark against Keras (tensorflow-cpu) and PyTorch, installed into bench/.venv; then data-parallel
+# training over MPI (bench/distributed.py, in the build's Python, which has mpi4py).
 bench: build
 	bash bench/setup_peers.sh
 	bench/.venv/bin/python bench/run.py $(if $(QUICK),--quick,)
+	$(PYTHON) bench/distributed.py $(if $(QUICK),--quick,)

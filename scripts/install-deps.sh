@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a fresh machine: Fashion-MNIST from Debian's
-# dataset-fashion-mnist, and the Python packages (hypothesis drives the API fuzzer of `make fuzz`). Does nothing
-# that is already there.
+# dataset-fashion-mnist, Open MPI and iproute2 (the data-parallel tests), and the Python packages (hypothesis drives
+# the API fuzzer of `make fuzz`). Does nothing that is already there.
 # (wheel: `make build` installs without build isolation, and setuptools < 70.1 has no bdist_wheel of its own.)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
@@ -45,3 +45,25 @@ for pkg in keras onnx onnxruntime; do
     (cd / && KERAS_BACKEND=torch "$PYTHON" -c "import $pkg") 2>/dev/null \
         || { echo "Installing $pkg"; "$PYTHON" -m pip install -q "$pkg"; }
 done
+
+
+# Data-parallel training over MPI: Open MPI (mpirun and the library mpi4py builds against), iproute2 for the test
+# that runs ranks in two network namespaces, then mpi4py.
+apt_missing=()
+command -v mpirun >/dev/null || apt_missing+=(openmpi-bin)
+[ -e /usr/include/x86_64-linux-gnu/openmpi/mpi.h ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] \
+    || command -v mpicc >/dev/null || apt_missing+=(libopenmpi-dev)
+command -v ip >/dev/null || apt_missing+=(iproute2)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "Installing ${apt_missing[*]} (Debian)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+    else
+        echo "warning: ${apt_missing[*]} missing; run 'sudo apt-get install ${apt_missing[*]}' for the MPI tests" >&2
+    fi
+fi
+if command -v mpicc >/dev/null && ! (cd / && "$PYTHON" -c "import mpi4py") 2>/dev/null; then
+    echo "Installing mpi4py"
+    "$PYTHON" -m pip install -q mpi4py
+fi

@@ -258,8 +258,8 @@ public func scnn_model_set_optimizer_state(_ model: OpaquePointer?, _ slot: Int3
     }
 }
 
-/// Reads and checks the (pointer, count) pairs of a multi-input call.
-private func inputArrays(_ xs: UnsafePointer<UnsafePointer<Float>?>?, _ counts: UnsafePointer<Int64>?,
+/// Reads and checks the (pointer, count) pairs of a multi-input call (also used by DistributedExports).
+func inputArrays(_ xs: UnsafePointer<UnsafePointer<Float>?>?, _ counts: UnsafePointer<Int64>?,
                          _ n: Int32) throws -> ([UnsafePointer<Float>], [Int]) {
     guard n >= 1, n <= 1024 else { throw SwiftCNNError.invalidArgument("number of inputs must be 1...1024, received \(n)") }
     let xs = try required(xs, "xs"), counts = try required(counts, "counts")

@@ -343,6 +343,90 @@ static PyObject *run_step_multi(ModelObject *self, PyObject *args, int train) {
     return Py_BuildValue("(dd)", loss, metric);
 }
 
+/* compute_gradients(x, y, batch, loss_scale) -> (loss, metric); a list x goes to the multi-input entry point.
+ * The GIL is released while the engine works. */
+static PyObject *Model_compute_gradients(ModelObject *self, PyObject *args) {
+    PyObject *x_obj, *y_obj;
+    long long batch;
+    double scale;
+    if (!PyArg_ParseTuple(args, "OOLd", &x_obj, &y_obj, &batch, &scale)) return NULL;
+    PyArrayObject *arrays[64];
+    const float *pointers[64];
+    int64_t counts[64];
+    int multi = PyList_Check(x_obj);
+    Py_ssize_t n = multi ? convert_inputs(x_obj, arrays, pointers, counts, 64) : 1;
+    if (n < 0) return NULL;
+    if (!multi) {
+        arrays[0] = as_float32(x_obj);
+        if (!arrays[0]) return NULL;
+        pointers[0] = PyArray_DATA(arrays[0]);
+        counts[0] = PyArray_SIZE(arrays[0]);
+    }
+    PyArrayObject *y = as_float32(y_obj);
+    if (!y) { for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(arrays[i]); return NULL; }
+    double loss = 0, metric = 0;
+    int32_t status;
+    const float *yp = PyArray_DATA(y);
+    int64_t yn = PyArray_SIZE(y);
+    Py_BEGIN_ALLOW_THREADS
+    status = multi ? scnn_model_compute_gradients_multi(self->model, pointers, counts, (int32_t)n, yp, yn, batch, scale,
+                                                        &loss, &metric)
+                   : scnn_model_compute_gradients(self->model, pointers[0], counts[0], yp, yn, batch, scale, &loss, &metric);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(arrays[i]);
+    Py_DECREF(y);
+    if (status != SCNN_OK) return raise_status(status);
+    return Py_BuildValue("(dd)", loss, metric);
+}
+
+static PyObject *Model_apply_gradients(ModelObject *self, PyObject *args) {
+    double scale;
+    if (!PyArg_ParseTuple(args, "d", &scale)) return NULL;
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = scnn_model_apply_gradients(self->model, scale);
+    Py_END_ALLOW_THREADS
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
+/* The model's flat gradient buffer as a writable float32 NumPy view, no copy. The view keeps this object (and so
+ * the engine model and its buffer) alive; its contents change with every compute_gradients / train_step /
+ * backward_from on the model. */
+static PyObject *Model_gradient_buffer(ModelObject *self, PyObject *Py_UNUSED(ignored)) {
+    float *data;
+    int64_t count;
+    CHECK(scnn_model_gradient_buffer(self->model, &data, &count));
+    npy_intp dims[1] = {(npy_intp)count};
+    PyObject *view = PyArray_SimpleNewFromData(1, dims, NPY_FLOAT32, data);
+    if (!view) return NULL;
+    Py_INCREF(self);
+    if (PyArray_SetBaseObject((PyArrayObject *)view, (PyObject *)self) < 0) { Py_DECREF(view); return NULL; }
+    return view;
+}
+
+static PyObject *Model_get_parameters(ModelObject *self, PyObject *Py_UNUSED(ignored)) {
+    int64_t count;
+    CHECK(scnn_model_parameter_count(self->model, &count));
+    npy_intp dims[1] = {(npy_intp)count};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+    if (!out) return NULL;
+    int32_t status = scnn_model_get_parameters(self->model, PyArray_DATA(out), count);
+    if (status != SCNN_OK) { Py_DECREF(out); return raise_status(status); }
+    return (PyObject *)out;
+}
+
+static PyObject *Model_set_parameters(ModelObject *self, PyObject *args) {
+    PyObject *values_obj;
+    if (!PyArg_ParseTuple(args, "O", &values_obj)) return NULL;
+    PyArrayObject *values = as_float32(values_obj);
+    if (!values) return NULL;
+    int32_t status = scnn_model_set_parameters(self->model, PyArray_DATA(values), PyArray_SIZE(values));
+    Py_DECREF(values);
+    if (status != SCNN_OK) return raise_status(status);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Model_train_step_multi(ModelObject *self, PyObject *args) { return run_step_multi(self, args, 1); }
 static PyObject *Model_test_step_multi(ModelObject *self, PyObject *args) { return run_step_multi(self, args, 0); }
 
@@ -510,6 +594,11 @@ static PyMethodDef Model_methods[] = {
     {"train_step", (PyCFunction)Model_train_step, METH_VARARGS, "train_step(x, y, batch) -> (loss, metric)"},
     {"test_step", (PyCFunction)Model_test_step, METH_VARARGS, "test_step(x, y, batch) -> (loss, metric)"},
     {"check_targets", (PyCFunction)Model_check_targets, METH_VARARGS, "check_targets(y, samples): the engine's target checks"},
+    {"compute_gradients", (PyCFunction)Model_compute_gradients, METH_VARARGS, "compute_gradients(x or xs, y, batch, loss_scale) -> (loss, metric): forward, loss, backward; no update"},
+    {"apply_gradients", (PyCFunction)Model_apply_gradients, METH_VARARGS, "apply_gradients(scale): the optimizer update from the gradient buffer as it is, times scale"},
+    {"gradient_buffer", (PyCFunction)Model_gradient_buffer, METH_NOARGS, "gradient_buffer() -> writable float32 view of the flat gradients (no copy)"},
+    {"get_parameters", (PyCFunction)Model_get_parameters, METH_NOARGS, "get_parameters() -> all parameters, one flat float32 array"},
+    {"set_parameters", (PyCFunction)Model_set_parameters, METH_VARARGS, "set_parameters(values): all parameters from one flat array"},
     {"train_step_multi", (PyCFunction)Model_train_step_multi, METH_VARARGS, "train_step_multi(xs, y, batch)"},
     {"test_step_multi", (PyCFunction)Model_test_step_multi, METH_VARARGS, "test_step_multi(xs, y, batch)"},
     {"forward_multi", (PyCFunction)Model_forward_multi, METH_VARARGS, "forward_multi(xs, batch, training)"},

@@ -298,13 +298,17 @@ class Model:
         graph.compile(loss._engine_name, optimizer._engine_description(), metric_engine, settings)
         optimizer.build(graph.engine)
 
-    def _training_steps(self):
-        """The engine graph's steps, compiled with the current settings."""
+    def _training_steps(self, collective=None):
+        """The engine graph's steps, compiled with the current settings; their gradients are averaged across
+        processes through `collective`, or the one a `DistributedOptimizer` carries."""
         if self._compile_settings is None:
             raise RuntimeError("You must call `compile()` before using the model.")
         graph = self.graph
         if getattr(graph, "compiled_with", None) is not self._compile_settings:
             self._compile_engine(self._compile_settings)
+        collective = collective or self.optimizer.collective
+        if collective is not None:
+            return trainer.AveragedSteps(graph.engine, graph.output_nodes, True, collective)
         return trainer.Steps(graph.engine, graph.output_nodes, True)
 
     def training_engine(self):
@@ -362,8 +366,14 @@ class Model:
     # ---------- training ----------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1, **kwargs):
-        """Trains for `epochs` epochs (Keras semantics); returns a `History`."""
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            distributed=False, **kwargs):
+        """Trains for `epochs` epochs (Keras semantics); returns a `History`.
+
+        `distributed=True` (under `mpirun -n N`): data-parallel training over MPI. Every process passes the same
+        data; `batch_size` is per process, every global batch (batch_size x N samples) is split between them, their
+        gradients are averaged after each step, the weights start from the first process's, loss and metrics are
+        averaged across processes, and only the first process prints and writes checkpoints."""
         if kwargs:
             raise TypeError(f"fit(): unrecognized keyword arguments: {sorted(kwargs)}")
         if class_weight is not None or sample_weight is not None:
@@ -378,13 +388,25 @@ class Model:
             raise ValueError(f"fit(): epochs must be a non-negative integer, received {epochs!r}")
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit(): validation_split must be in [0, 1), received {validation_split!r}")
+        collective = trainer.collective_for(distributed) if distributed else self.optimizer.collective
+        with trainer.stopping_every_process_on_error(collective):
+            if distributed:
+                collective.broadcast_model(self, 0)
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                             shuffle, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                             validation_freq, collective, bool(distributed))
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq, collective,
+             shard):
         metric_key = self.compiled_metric
         if is_batch_source(x):
             if y is not None:
                 raise ValueError("fit(): when x is a generator or iterator of (x, y) batches, y must be None")
             spec = self._data_spec()
-            return trainer.fit_batches(self, self._training_steps(), spec, metric_key, x, epochs, steps_per_epoch,
-                                       verbose, callbacks, validation_data, validation_steps, initial_epoch)
+            return trainer.fit_batches(self, self._training_steps(collective), spec, metric_key, x, epochs,
+                                       steps_per_epoch, verbose, callbacks, validation_data, validation_steps,
+                                       initial_epoch, collective, shard)
         x = self._checked_x(x)
         spec = self._data_spec()
         y = spec.y(y, len(x))
@@ -401,9 +423,9 @@ class Model:
                                  f"out of {len(x)}")
             val = (x[split:], y[split:])
             x, y = x[:split], y[:split]
-        return trainer.fit_arrays(self, self._training_steps(), spec, metric_key, x, y, batch_size, epochs, verbose,
-                                  callbacks, val, shuffle, initial_epoch, steps_per_epoch, validation_steps,
-                                  validation_batch_size, validation_freq)
+        return trainer.fit_arrays(self, self._training_steps(collective), spec, metric_key, x, y, batch_size, epochs,
+                                  verbose, callbacks, val, shuffle, initial_epoch, steps_per_epoch, validation_steps,
+                                  validation_batch_size, validation_freq, collective, shard)
 
     def fit_generator(self, generator, *args, **kwargs):
         warnings.warn("`Model.fit_generator` is deprecated; use `Model.fit`, which supports generators.",

@@ -3,14 +3,21 @@
 Python owns this loop (the engine owns one step: forward, loss, backward, update and metric with the GIL released):
 batch order, callbacks, running averages for the progress bar, validation, History, Ctrl-C. The model hands the
 trainer a `Steps` object for its engine graph and a `DataSpec` for its data; the trainer never looks inside either.
+
+Data-parallel training (several processes, one model each) is the same loop with `AveragedSteps`, which sums the
+gradients of every process through a `collective` (swiftcnn.distributed's MPI world) between the two halves of the
+engine's step, and with each process's share of every global batch (`shard=True`).
 """
+import contextlib
+import importlib
+
 import numpy as np
 
 from . import _native, callbacks as callbacks_module
 from .data_adapters import Prefetcher, batch_of, is_batch_source, split_batch, steps_of
 from .utils import next_seed
 
-__all__ = ["Steps", "fit_arrays", "fit_batches", "evaluate", "predict"]
+__all__ = ["Steps", "AveragedSteps", "collective_for", "stopping_every_process_on_error", "fit_arrays", "fit_batches", "evaluate", "predict"]
 
 
 class Steps:
@@ -47,11 +54,72 @@ class Steps:
             self.engine.read_activation(node, out)
 
 
+class AveragedSteps(Steps):
+    """Steps of data-parallel training: every process computes the gradients of its part of the global batch (the
+    engine's split step), one allreduce sums them in place in the engine's gradient buffer, and every process
+    applies the sum scaled by 1 / the global batch, so all processes take the same step (the one a single process
+    takes on the whole global batch, Keras's mean loss) and stay bit-identical. Loss and metric are the global
+    batch's. Test and prediction steps are the local ones."""
+
+    def __init__(self, engine, output_nodes, direct_predict, collective):
+        super().__init__(engine, output_nodes, direct_predict)
+        self.collective = collective
+        self.gradients = engine.gradient_buffer()   # a view of the engine's buffer: no copy, rewritten every step
+
+    def train(self, xb, yb, n):
+        loss, metric = self.engine.compute_gradients(xb, yb, n, float(n))   # gradients of the batch's summed loss
+        totals = self.collective.start_sum([n, loss * n, metric * n])
+        self.collective.sum_in_place(self.gradients)
+        total, loss_sum, metric_sum = (float(v) for v in totals.wait())
+        self.engine.apply_gradients(1.0 / total)
+        return loss_sum / total, metric_sum / total
+
+
+def collective_for(distributed):
+    """The collective `fit(distributed=...)` trains over: the one given, or MPI's world from swiftcnn.distributed,
+    loaded here on demand (mpi4py is an optional extra, and loading it starts MPI)."""
+    if distributed is True:
+        return importlib.import_module(".distributed", __package__).world()
+    if not all(hasattr(distributed, name) for name in ("rank", "size", "sum_in_place", "start_sum")):
+        raise TypeError(f"fit(): distributed must be True, False or a collective from swiftcnn.distributed; "
+                        f"received {distributed!r}")
+    return distributed
+
+
+@contextlib.contextmanager
+def stopping_every_process_on_error(collective):
+    """An error in one process of several stops them all (MPI abort, the cause printed), instead of leaving the
+    others waiting forever in their next allreduce."""
+    try:
+        yield
+    except Exception as error:
+        if collective is not None and collective.size > 1:
+            collective.abort(error)
+        raise
+
+
+def _averaged(collective, loss, metric, n):
+    """(loss, metric) averaged over every process's `n` samples."""
+    total, loss_sum, metric_sum = (float(v) for v in collective.start_sum([n, loss * n, metric * n]).wait())
+    return loss_sum / total, metric_sum / total
+
+
+def _for_this_process(collective, verbose, callbacks):
+    """Only the first process prints and writes files: the others run silent, without the callbacks that write
+    (checkpoints, CSV logs)."""
+    if collective is None or collective.rank == 0:
+        return verbose, callbacks
+    writers = (callbacks_module.ModelCheckpoint, callbacks_module.CSVLogger)
+    return 0, [c for c in (callbacks or []) if not isinstance(c, writers)]
+
+
 def _run_epochs(model, steps, metric_key, epochs, initial_epoch, count, verbose, callbacks, batch_at, validate,
                 params=None):
     """The epoch loop shared by arrays and batch iterators: callbacks, running averages, validation, Ctrl-C."""
     history = callbacks_module.History()
-    cbs = [history] + list(callbacks or [])
+    # Callbacks that rewrite the logs (averaging them across processes) run before History records them.
+    rewriters = [c for c in callbacks or [] if getattr(c, "rewrites_logs", False)]
+    cbs = rewriters + [history] + [c for c in callbacks or [] if not getattr(c, "rewrites_logs", False)]
     if verbose:
         cbs.append(callbacks_module.ProgbarLogger(verbose))
     cb = callbacks_module.CallbackList(cbs, model, {"epochs": epochs, "steps": count, "verbose": verbose,
@@ -96,36 +164,72 @@ def _run_epochs(model, steps, metric_key, epochs, initial_epoch, count, verbose,
 
 
 def fit_arrays(model, steps, spec, metric_key, x, y, batch_size, epochs, verbose, callbacks, val, shuffle,
-               initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq):
-    """`fit` on arrays already checked by `spec`; `val` is (x, y) checked arrays or None."""
+               initial_epoch, steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+               collective=None, shard=False):
+    """`fit` on arrays already checked by `spec`; `val` is (x, y) checked arrays or None.
+
+    With a `collective` (several processes): with `shard`, every process passes the same arrays, all draw the same
+    order, and global batch i (batch_size x processes samples) is split between the processes, each taking its
+    part; validation is split too and averaged. Without `shard` (Horovod's way), every process goes through its
+    own arrays in its own order and the step count is the smallest of all processes'."""
     n = len(x)
-    count = -(-n // batch_size)
+    size, rank = (collective.size, collective.rank) if collective is not None else (1, 0)
+    shuffle_seed = next_seed()
+    if collective is not None:
+        low, high = collective.min_max(n)
+        if shard and low != high:
+            raise ValueError(f"fit(distributed=True): every process must pass the same training data; the processes "
+                             f"hold between {low} and {high} samples")
+        shuffle_seed = collective.broadcast_value(shuffle_seed) if shard else shuffle_seed + rank
+    step_size = batch_size * size if shard else batch_size
+    count = n // step_size + (n % step_size >= size if shard else n % step_size > 0)
     if steps_per_epoch is not None:
         count = min(int(steps_per_epoch), count)
-    shuffle_seed = next_seed()
+    if collective is not None and not shard:
+        count = collective.min_max(count)[0]
+    if count == 0:
+        raise ValueError(f"fit(): {n} samples make no batch of {batch_size} for each of {size} processes")
     orders = {}
 
     def batch_at(epoch, step):
         if epoch not in orders:
             orders.clear()
             orders[epoch] = _native.permutation(shuffle_seed, epoch, n) if shuffle else np.arange(n)
-        idx = orders[epoch][step * batch_size:(step + 1) * batch_size]
+        idx = orders[epoch][step * step_size:(step + 1) * step_size]
+        if shard:
+            idx = np.array_split(idx, size)[rank]
         return batch_of(x, idx), y[idx]
+
+    val_part = val
+    if val is not None and shard:
+        val_part = (val[0][rank::size], val[1][rank::size])
 
     def validate(epoch):
         if val is None or (epoch + 1) % validation_freq:
             return None
-        return evaluate_arrays(steps, metric_key, val[0], val[1], validation_batch_size or batch_size,
-                               validation_steps)
+        loss, metric = evaluate_arrays(steps, metric_key, val_part[0], val_part[1],
+                                       validation_batch_size or batch_size, validation_steps)
+        return _averaged(collective, loss, metric, len(val_part[0])) if shard else (loss, metric)
 
+    verbose, callbacks = _for_this_process(collective if shard else None, verbose, callbacks)
     return _run_epochs(model, steps, metric_key, epochs, initial_epoch, count, verbose, callbacks, batch_at,
                        validate, {"batch_size": batch_size, "samples": n})
 
 
 def fit_batches(model, steps, spec, metric_key, source, epochs, steps_per_epoch, verbose, callbacks,
-                validation_data, validation_steps, initial_epoch):
-    """`fit` over a generator or iterator of batches, prefetched on a background thread."""
+                validation_data, validation_steps, initial_epoch, collective=None, shard=False):
+    """`fit` over a generator or iterator of batches, prefetched on a background thread.
+
+    With a `collective`, every process reads its own source (with `shard`, an ImageDataGenerator iterator is cut to
+    this process's share of the files, its augmentation seeded per process, and validation is averaged); all take
+    the smallest step count of the processes."""
+    if collective is not None and shard:
+        for data in (source, validation_data):
+            if hasattr(data, "shard"):
+                data.shard(collective.rank, collective.size)
     count = steps_of(source, steps_per_epoch, "steps_per_epoch")
+    if collective is not None:
+        count = collective.min_max(count)[0]
     prefetch = Prefetcher(source, count * max(epochs - initial_epoch, 0))
 
     def batch_at(epoch, step):
@@ -134,8 +238,14 @@ def fit_batches(model, steps, spec, metric_key, source, epochs, steps_per_epoch,
         return batch_of(xb, slice(None)), spec.y(yb, len(xb))
 
     def validate(epoch):
-        return None if validation_data is None else evaluate_any(steps, spec, validation_data, validation_steps)
+        if validation_data is None:
+            return None
+        if collective is not None and shard:
+            loss, metric, seen = _evaluate_any(steps, spec, validation_data, validation_steps, 32)
+            return _averaged(collective, loss, metric, seen)
+        return evaluate_any(steps, spec, validation_data, validation_steps)
 
+    verbose, callbacks = _for_this_process(collective if shard else None, verbose, callbacks)
     try:
         return _run_epochs(model, steps, metric_key, epochs, initial_epoch, count, verbose, callbacks, batch_at,
                            validate)
@@ -167,6 +277,11 @@ def evaluate_arrays(steps, metric_key, x, y, batch_size, max_steps=None, bar=Non
 
 def evaluate_any(steps, spec, data, max_steps, batch_size=32):
     """(loss, metric) over arrays `(x, y)` or over a generator of batches."""
+    return _evaluate_any(steps, spec, data, max_steps, batch_size)[:2]
+
+
+def _evaluate_any(steps, spec, data, max_steps, batch_size):
+    """(loss, metric, samples seen) over arrays `(x, y)` or over a generator of batches."""
     if is_batch_source(data):
         total = steps_of(data, max_steps, "validation_steps")
         getter = data.__next__ if hasattr(data, "__next__") else None
@@ -180,11 +295,13 @@ def evaluate_any(steps, spec, data, max_steps, batch_size=32):
             loss_sum += loss * len(xb)
             metric_sum += metric * len(xb)
             seen += len(xb)
-        return loss_sum / seen, metric_sum / seen
+        return loss_sum / seen, metric_sum / seen, seen
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or a generator of batches")
     vx = spec.x(data[0], "validation_data x")
-    return evaluate_arrays(steps, None, vx, spec.y(data[1], len(vx), "validation_data y"), batch_size, max_steps)
+    loss, metric = evaluate_arrays(steps, None, vx, spec.y(data[1], len(vx), "validation_data y"), batch_size,
+                                   max_steps)
+    return loss, metric, len(vx)
 
 
 def predict(steps, x, batch_size, verbose):

@@ -203,6 +203,83 @@ public final class Model {
         return total == 0 ? 0 : Double(correct) / Double(total)
     }
 
+    // MARK: A step split where the gradients are complete (data-parallel training)
+
+    /// The step whose gradients `graph.gradients` holds, if `applyGradients` may still apply them.
+    private var computedStep: UInt64?
+
+    /// The first half of a training step: forward (training mode), loss, backward. Leaves the parameter gradients
+    /// of `lossScale` × the batch's mean loss in `graph.gradients` (one contiguous buffer of `parameterCount`
+    /// floats), where the caller may combine them with other processes' (e.g. an MPI allreduce in place) before
+    /// `applyGradients`. Validates everything first: on error nothing changes. Returns the batch's loss and metric.
+    public func computeGradients(x: UnsafePointer<Float>, xCount: Int, y: UnsafePointer<Float>, yCount: Int,
+                                 batch: Int, lossScale: Float = 1) throws -> (loss: Double, metric: Double) {
+        let (loss, _) = try compiled()
+        try checkBatch(batch, xCount: xCount, yCount: yCount)
+        try checkFinite(x, xCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+        try checkLossScale(lossScale)
+        stepCounter &+= 1
+        try graph.forward(input: x, batch: batch, training: true, stepSeed: stepSeed)
+        return backpropagate(loss, y, batch, lossScale)
+    }
+
+    /// `computeGradients` for a model with several inputs: `inputs[i]` holds batch × shape of input i.
+    public func computeGradients(inputs: [UnsafePointer<Float>], counts: [Int], y: UnsafePointer<Float>, yCount: Int,
+                                 batch: Int, lossScale: Float = 1) throws -> (loss: Double, metric: Double) {
+        let (loss, _) = try compiled()
+        try checkInputs(inputs, counts, batch)
+        try checkBatch(batch, xCount: batch * inputSize, yCount: yCount)
+        try loss.validate(targets: y, count: yCount, classes: classes)
+        try checkLossScale(lossScale)
+        stepCounter &+= 1
+        try graph.forward(inputs: inputs, batch: batch, training: true, stepSeed: stepSeed)
+        return backpropagate(loss, y, batch, lossScale)
+    }
+
+    /// The second half of a training step: the optimizer update from `graph.gradients` as they are now (after the
+    /// caller combined them), each multiplied by `scale` first (1 / the global batch, when every process computed
+    /// the gradients of its batch's summed loss and the caller summed them). Equal gradient buffers applied with the
+    /// same scale to equal models give bit-identical models.
+    public func applyGradients(scale: Float = 1) throws {
+        let (_, optimizer) = try compiled()
+        try checkLossScale(scale)
+        guard let step = computedStep, step == stepCounter else {
+            throw SwiftCNNError.invalidState("No gradients to apply: call computeGradients first (a training step or "
+                + "an applyGradients since then used them).")
+        }
+        computedStep = nil
+        updateTrainableRanges()
+        if scale != 1 {
+            let g = graph.gradients.pointer
+            for range in trainableRanges { for i in range { g[i] *= scale } }
+        }
+        optimizer.apply(parameters: graph.parameters.pointer, gradients: graph.gradients.pointer, ranges: trainableRanges)
+    }
+
+    private func checkLossScale(_ scale: Float) throws {
+        guard scale.isFinite, scale > 0 else {
+            throw SwiftCNNError.invalidArgument("gradient scale must be a finite number > 0, received \(scale)")
+        }
+    }
+
+    /// After a training-mode forward pass: loss, metric, and the backward pass of `lossScale` × the loss.
+    private func backpropagate(_ loss: Loss, _ y: UnsafePointer<Float>, _ batch: Int,
+                               _ lossScale: Float) -> (loss: Double, metric: Double) {
+        let rows = batch * outputSize / classes   // lossGradient was sized by checkBatch
+        let prediction = graph.activation(outputNode)
+        let value = loss.compute(predictions: prediction, targets: y, rows: rows, classes: classes,
+                                 gradient: lossGradient.pointer)
+        let metric = metricValue(prediction, y, rows)
+        if lossScale != 1 {
+            let g = lossGradient.pointer
+            for i in 0..<(batch * outputSize) { g[i] *= lossScale }
+        }
+        graph.backward(seed: outputNode, gradient: lossGradient.pointer, gradientToInputs: false)
+        computedStep = stepCounter
+        return (value, metric)
+    }
+
     /// Contiguous parameter ranges of trainable nodes (recomputed only when a trainable flag changed).
     private var rangesGeneration = -1
     private func updateTrainableRanges() {

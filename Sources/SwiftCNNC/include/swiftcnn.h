@@ -160,6 +160,31 @@ int32_t scnn_model_test_step_multi(scnn_model *model, const float *const *xs, co
 int32_t scnn_model_forward_multi(scnn_model *model, const float *const *xs, const int64_t *counts, int32_t n,
                                  int64_t batch, int32_t training);
 
+/* ---- data-parallel training: a step split where the gradients are complete ---- */
+/* scnn_model_compute_gradients runs forward (training mode), loss and backward on one batch and leaves the
+ * gradients of loss_scale x the batch's mean loss in the model's flat gradient buffer; nothing is updated. The
+ * caller may then combine the buffer with other processes' (e.g. MPI_Allreduce in place) and call
+ * scnn_model_apply_gradients, which runs the optimizer on the buffer as it is then. Equal buffers applied to equal
+ * models give bit-identical models. scnn_model_train_step stays the one-call step for a single process. */
+int32_t scnn_model_compute_gradients(scnn_model *model, const float *x, int64_t x_count, const float *y,
+                                     int64_t y_count, int64_t batch, double loss_scale, double *loss_out,
+                                     double *metric_out);
+int32_t scnn_model_compute_gradients_multi(scnn_model *model, const float *const *xs, const int64_t *counts,
+                                           int32_t n, const float *y, int64_t y_count, int64_t batch,
+                                           double loss_scale, double *loss_out, double *metric_out);
+/* Multiplies the trainable gradients by `scale` (> 0), then runs the optimizer on them. Fails (SCNN_E_STATE) unless
+ * scnn_model_compute_gradients ran since the last update of this model. With loss_scale = the local batch on every
+ * process, a summing allreduce, and scale = 1 / the global batch, the update is the one of the global batch's mean
+ * loss (Keras's loss: the mean over the whole batch), whatever the split of the batch across processes. */
+int32_t scnn_model_apply_gradients(scnn_model *model, double scale);
+/* The flat gradient buffer (`count` floats, one per parameter, in parameter order), owned by the model and valid
+ * until scnn_model_free; the library writes into it during compute_gradients, train_step and backward_from. */
+int32_t scnn_model_gradient_buffer(scnn_model *model, float **out, int64_t *count);
+/* All parameters (weights and BatchNormalization statistics) as one flat array, copied out or in (checked finite). */
+int32_t scnn_model_parameter_count(scnn_model *model, int64_t *count);
+int32_t scnn_model_get_parameters(scnn_model *model, float *out, int64_t count);
+int32_t scnn_model_set_parameters(scnn_model *model, const float *values, int64_t count);
+
 /* ---- looking inside: activations and gradients at any node ---- */
 /* Forward pass keeping every node's activation (training != 0: dropout active). */
 int32_t scnn_model_forward(scnn_model *model, const float *x, int64_t x_count, int64_t batch, int32_t training);

@@ -18,6 +18,9 @@ def _number(value, what, owner, minimum=0.0, below=None):
 
 class Optimizer:
     _engine_name = None
+    # The processes this optimizer averages gradients across (set by swiftcnn.distributed.DistributedOptimizer);
+    # None trains alone.
+    collective = None
 
     def __init__(self, learning_rate, lr=None, name=None, **kwargs):
         if kwargs.get("decay", 0) == 0:

@@ -236,6 +236,7 @@ class Iterator:
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
         # With no seed, the next one of the library's stream: utils.set_random_seed makes the batches repeatable.
         self.seed = seed if seed is not None else next_seed() % (1 << 31)
+        self._members = np.arange(n)   # the samples this iterator visits (all, unless shard() cut them)
         self.epoch = 0
         self.batch_index = 0
         self.total_batches_seen = 0
@@ -244,8 +245,22 @@ class Iterator:
 
     def _new_order(self):
         if not self.shuffle:
-            return np.arange(self.n)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+            return self._members
+        return self._members[np.random.default_rng([self.seed, self.epoch]).permutation(self.n)]
+
+    def shard(self, index, count):
+        """Keeps this process's share of the samples for data-parallel training: every `count`-th sample from
+        `index` on (process `index` of `count`: each process its own files), with order and augmentation drawn from
+        a seed of its own. `len()` becomes this share's batches; the iterator restarts at its first batch."""
+        if not 0 <= index < count:
+            raise ValueError(f"shard index must be in [0, {count}), received {index}")
+        members = np.arange(index, len(self._members), count)
+        if len(members) == 0:
+            raise ValueError(f"{len(self._members)} samples cannot be shared between {count} processes")
+        self._members, self.n = self._members[members], len(members)
+        self.seed = self.seed * count + index   # one seed per process, as distinct as the processes
+        self.epoch = self.batch_index = 0
+        self._order = self._new_order()
 
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
