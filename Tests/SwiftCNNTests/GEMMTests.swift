@@ -34,17 +34,6 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// Runs `body` once with each instruction set this CPU supports (AVX2 always; AVX-512 where present), so both
-    /// sets of micro-kernels are checked on an AVX-512 machine.
-    private func forEachInstructionSet(_ body: (InstructionSet) -> Void) {
-        let saved = InstructionSet.active
-        defer { InstructionSet.setActive(saved) }
-        for isa in InstructionSet.supported {
-            XCTAssertTrue(InstructionSet.setActive(isa))
-            body(isa)
-        }
-    }
-
     func testOddShapesAllTransposes() {
         for (m, n, k) in [(1, 1, 1), (7, 5, 3), (6, 16, 9), (13, 33, 17), (17, 7, 100), (100, 48, 27), (12, 64, 300)] {
             for tA in [false, true] {
