@@ -70,13 +70,29 @@ public final class Conv2D: Layer {
         kernelSize == (1, 1) && strides == (1, 1)
     }
 
+    /// Forward reads the windows straight from the images (`windowConvolution`) instead of im2col + GEMM when the
+    /// input is narrow: with 1–4 channels a patch row is 9–36 floats, and writing and rereading it cost as much
+    /// as the product (W1 inference: im2col was 15 % of the time).
+    private func usesWindowKernel(_ g: WindowGeometry) -> Bool {
+        g.channels <= 4 && g.dilationH == 1 && g.dilationW == 1 && g.outW >= 6 && !isPointwise
+    }
+
+    /// Whether some window reaches past the image (padding), so the window kernel needs a padded copy.
+    private func windowNeedsPadding(_ g: WindowGeometry) -> Bool {
+        g.padTop > 0 || g.padLeft > 0 || (g.outH - 1) * g.strideH + g.kernelH > g.inH
+            || (g.outW - 1) * g.strideW + g.kernelW > g.inW
+    }
+
     public func workspaceSize(batch: Int) -> Int {
         let g = geometry!
         // The pre-activation gradient, then one region that holds the kernel as the chunks' GEMMs read it: packed
         // panels (forward), packed transposed panels or the transposed kernel (input gradient). Image patches are
         // unfolded chunk by chunk into per-thread scratch, never for the whole batch.
         let kernelCopy = max(packedBCount(k: g.patchSize, n: filters), packedBCount(k: filters, n: g.patchSize))
-        return batch * g.outH * g.outW * filters + kernelCopy
+        // The window kernel reads padded images from a copy after those.
+        let p = paddedGeometry(g)
+        let paddedImages = usesWindowKernel(g) && windowNeedsPadding(g) ? batch * p.inH * p.inW * p.channels : 0
+        return batch * g.outH * g.outW * filters + kernelCopy + paddedImages
     }
 
     public func forward(_ io: LayerIO) {
@@ -101,6 +117,16 @@ public final class Conv2D: Layer {
                               input: io.inputs[0], kernel: io.parameters[0], bias: bias, relu: activation == .relu,
                               output: io.output, gradient: io.output, partialSums: io.output, packedKernel: packedKernel)
             job.pool = fused ? io.fusedMaxPool : nil
+            if usesWindowKernel(g) {
+                if windowNeedsPadding(g) {
+                    let padded = io.workspace + m * filters
+                        + max(packedBCount(k: g.patchSize, n: filters), packedBCount(k: filters, n: g.patchSize))
+                    padImages(io.inputs[0], batch: io.batch, g, into: padded)
+                    job.window = (UnsafePointer(padded), paddedGeometry(g))
+                } else {
+                    job.window = (UnsafePointer(io.inputs[0]), g)
+                }
+            }
             let threads = job.threads(forItems: job.chunks.count)
             parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
                 let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
@@ -223,6 +249,8 @@ private struct ConvJob {
     var partialSums: UnsafeMutablePointer<Float>
     let packedKernel: UnsafePointer<Float>?   // `kernel` packed for the GEMM (forward, input gradient), if it takes that
     var pool: FusedMaxPool? = nil             // forward: max pooling of each chunk's output while it is in cache
+    var window: (input: UnsafePointer<Float>, geometry: WindowGeometry)? = nil  // forward without im2col: the
+                                                                               // (padded) images and their window
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
@@ -236,10 +264,15 @@ private struct ConvJob {
         let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
         for chunk in share(t, of: n, items: chunks.count) {
             let rows = chunks.rows(of: chunk)
-            im2col(input, g, rows: rows, columns: columns)
-            gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
-                 lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
-                 ldc: filters, bias: bias, relu: relu, serial: serial, packedB: packedKernel)
+            if let window, let packedKernel {
+                windowConvolution(window.input, window.geometry, rows: rows, packedKernel: packedKernel,
+                                  filters: filters, bias: bias, relu: relu, output: output)
+            } else {
+                im2col(input, g, rows: rows, columns: columns)
+                gemm(transA: false, transB: false, m: rows.count, n: filters, k: g.patchSize, alpha: 1, a: columns,
+                     lda: g.patchSize, b: kernel, ldb: filters, beta: 0, c: output + rows.lowerBound * filters,
+                     ldc: filters, bias: bias, relu: relu, serial: serial, packedB: packedKernel)
+            }
             if let pool { maxPoolRows(UnsafePointer(output), pool.geometry, output: pool.output, rows: bands(inside: rows, pool)) }
         }
     }
