@@ -10,8 +10,9 @@ public let microTileColumnsAVX512 = microTileColumns
 /// `microKernel` on a 6 × 32 tile (see MicroKernel.swift).
 @inline(never)
 public func microKernelAVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
-                              _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
-    microKernel(kc, a, rs, ds, b, c, ldc, alpha, store)
+                              _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                              _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
 }
 
 /// `rowKernel` with 16-float vectors (see MicroKernel.swift).
@@ -24,6 +25,8 @@ public func rowKernelAVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b
 /// `microKernel(runs:…)`: a convolution tile read straight from the image (see MicroKernel.swift).
 @inline(never)
 public func windowKernelAVX512(_ runs: Int, _ runLength: Int, _ runStride: Int, _ a: UnsafePointer<Float>, _ rs: Int,
-                               _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ store: Bool) {
-    microKernel(runs: runs, runLength: runLength, runStride: runStride, a, rs, 1, b, c, ldc, 1, store)
+                               _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                               _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(runs: runs, runLength: runLength, runStride: runStride, a, rs, 1, b, microTileColumns, c, ldc, 1, true,
+                bias, relu)
 }

@@ -77,6 +77,10 @@ final class GEMMTests: XCTestCase {
         check(m: 1, n: 600, k: 4000, transA: false, transB: false)
         check(m: 5, n: 700, k: 1500, transA: true, transB: true, alpha: 2, beta: 0.5, pad: 3)
         check(m: 11, n: 333, k: 1200, transA: false, transB: true)
+        // Fewer rows than `fewRows`, B read in place (whole panels split across threads, the last columns by the
+        // row kernel), with and without accumulation.
+        check(m: 5, n: 700, k: 1500, transA: false, transB: false)
+        check(m: 23, n: 333, k: 900, transA: true, transB: false, alpha: 0.5, beta: 1, pad: 1)
     }
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).

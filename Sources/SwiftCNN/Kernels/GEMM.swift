@@ -5,14 +5,14 @@ import SwiftCNNAVX512
 
 /// Row-major single-precision GEMM: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
 /// `beta == 0` overwrites C without reading it (C may hold garbage). Optional epilogue: `bias` (n values) is added
-/// to every row and `relu` clamps at zero, applied to each micro-tile right after its last K block, while it is
-/// in L1 (a layer's bias + ReLU then costs no extra pass over the output). Thread-safe; splits the work across the
+/// to every row and `relu` clamps at zero, applied by the micro-kernel as it stores a tile's last K block (a
+/// layer's bias + ReLU then costs no pass over the output). Thread-safe; splits the work across the
 /// engine's threads when the product is big, unless `serial` (the caller already splits its work across threads).
 ///
 /// One BLIS-style driver for every instruction set (`GEMMKernels`: only the micro-tile width, the micro-kernel
 /// and the packing width differ). op(B) is packed into NR-column panels (`packB`); loops, outer to inner: K blocks
 /// of `kc` (a B panel block stays in L1), M blocks of `mc` rows (their A slivers stay in L2), the block's panels,
-/// its 6-row slivers. A sliver is packed (6 × kc contiguous) when it is read across enough panels or its rows are
+/// its 6-row slivers; the driver decides the epilogue, the micro-kernel applies it in registers. A sliver is packed (6 × kc contiguous) when it is read across enough panels or its rows are
 /// spread out (op(A) = Aᵀ); otherwise the micro-kernel broadcasts A's elements in place. Block sizes come from the
 /// CPU's cache sizes (`GEMMBlocking`). `packedB`: the caller packed op(B) with `packB` once for several GEMMs
 /// (a convolution's kernel for every chunk).
@@ -40,9 +40,9 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     let threads = serial ? 1 : engineThreadCount
     let big = threads > 1 && 2 * m * n * k >= 4_000_000
 
-    // Fewer rows than a micro-tile (a Dense layer on a few samples): B is read in place, row by row, at memory
-    // bandwidth; packing it would cost as much as the product. Columns are split across threads.
-    if m < microTileRows && !transB && packedB == nil {
+    // One row (a Dense layer on one sample): a matrix-vector product, B read in place at memory bandwidth; packing
+    // it would cost as much as the product. Columns are split across threads.
+    if m == 1 && !transB && packedB == nil {
         let job = RowJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, c: opC, kernels: kernels)
         let step = 8 * kernels.nr / 2                                     // the row kernel's widest pass
         let groups = (n + step - 1) / step
@@ -60,11 +60,26 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
 
     let panels = (n + kernels.nr - 1) / kernels.nr
     let slivers = (m + microTileRows - 1) / microTileRows
+    // A few rows (a layer on one or a few samples): B is read by so few slivers that packing it would cost as much
+    // as the product, so the micro-kernel reads its rows in place (whole panels; the last columns by the row kernel).
+    if m < fewRows && !transB && packedB == nil {
+        let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: false, packed: nil, inPlace: true,
+                            c: opC, kernels: kernels)
+        if big && panels >= 2 * threads {
+            parallelFor(panels, minChunk: 1, context: job) { context, lo, hi in
+                let job = context.assumingMemoryBound(to: PackedJob.self).pointee
+                job.run(rows: 0..<job.m, panels: lo..<hi)
+            }
+        } else {
+            job.run(rows: 0..<m, panels: 0..<panels)
+        }
+        return
+    }
     // Enough column panels (and no B packed by the caller): each thread packs and multiplies its own panels, so the
     // packing is shared out too. Otherwise B is packed once here and the threads split the rows.
     if big && packedB == nil && panels >= 4 * threads {
-        let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: nil, c: opC,
-                            kernels: kernels)
+        let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: nil, inPlace: false,
+                            c: opC, kernels: kernels)
         parallelFor(panels, minChunk: 2, context: job) { context, lo, hi in
             let job = context.assumingMemoryBound(to: PackedJob.self).pointee
             job.run(rows: 0..<job.m, panels: lo..<hi)
@@ -74,11 +89,11 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     var panelsB = packedB
     if panelsB == nil {
         let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: n))
-        packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: scratch, kernels: kernels)
+        packBShared(transB: transB, k: k, n: n, b: b, ldb: ldb, into: scratch, kernels: kernels)
         panelsB = UnsafePointer(scratch)
     }
-    let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: panelsB, c: opC,
-                        kernels: kernels)
+    let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: panelsB, inPlace: false,
+                        c: opC, kernels: kernels)
     if big && slivers >= 2 {
         parallelFor(slivers, minChunk: 1, context: job) { context, lo, hi in
             let job = context.assumingMemoryBound(to: PackedJob.self).pointee
@@ -89,9 +104,13 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     }
 }
 
-/// Whether `gemm` multiplies by B in packed panels. Always, on every instruction set: a caller that uses one B in
-/// many GEMMs (a convolution's kernel in every chunk) packs it once with `packB` and passes `packedB`.
-public var gemmTakesPackedB: Bool { true }
+/// Below this many rows of C, `gemm` reads B in place rather than packing it (and a caller should not pack it).
+public let fewRows = 4 * microTileRows
+
+/// Whether `gemm` multiplies by B in packed panels for a product with `m` rows: on every instruction set, unless m is
+/// below `fewRows`. A caller that uses one B in many GEMMs (a convolution's kernel in every chunk) packs it once with
+/// `packB` and passes `packedB`.
+public func gemmTakesPackedB(m: Int) -> Bool { m >= fewRows }
 
 /// Floats that `packB` writes for a k × n op(B) (enough for the widest panels of any instruction set).
 public func packedBCount(k: Int, n: Int) -> Int { (n + 31) / 32 * 32 * k }
@@ -101,7 +120,7 @@ public func packedBCount(k: Int, n: Int) -> Int { (n + 31) / 32 * 32 * k }
 /// column n, so the micro-kernel reads B sequentially whatever its leading dimension or transpose. Pass the result
 /// as `gemm(packedB:)` (with the same instruction set active).
 public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
-    packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: dst, kernels: .active)
+    packBShared(transB: transB, k: k, n: n, b: b, ldb: ldb, into: dst, kernels: .active)
 }
 
 /// An operand of the product: element (i, p) of op(A) is base[i · rowStride + p · depthStride].
@@ -132,12 +151,12 @@ struct GEMMEpilogue {
 /// An instruction set's GEMM code: the micro-tile width NR (= packed panel width), the micro-kernel, the row
 /// kernel and the block sizes. Everything else is the shared driver.
 struct GEMMKernels {
-    typealias MicroKernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
-                             Int, Float, Bool) -> Void
+    typealias MicroKernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int,
+                             UnsafeMutablePointer<Float>, Int, Float, Bool, UnsafePointer<Float>?, Bool) -> Void
     typealias RowKernel = (Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>,
                            Int, Float, Bool) -> Void
     typealias WindowKernel = (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>,
-                              UnsafeMutablePointer<Float>, Int, Bool) -> Void
+                              UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>?, Bool) -> Void
     let nr: Int
     let micro: MicroKernel
     let row: RowKernel
@@ -237,8 +256,10 @@ private struct PackedJob {
     let b: UnsafePointer<Float>
     let ldb: Int
     let transB: Bool
-    /// op(B) already packed for all n columns; nil: each `run` packs the panels it multiplies.
+    /// op(B) already packed for all n columns; nil: each `run` packs the panels it multiplies, unless `inPlace`.
     let packed: UnsafePointer<Float>?
+    /// B (not transposed) read in place: whole panels by the micro-kernel, the columns past them by the row kernel.
+    let inPlace: Bool
     let c: GEMMResult
     let kernels: GEMMKernels
 
@@ -248,8 +269,25 @@ private struct PackedJob {
     func run(rows: Range<Int>, panels: Range<Int>) {
         guard !rows.isEmpty, !panels.isEmpty else { return }
         let nr = kernels.nr, mr = microTileRows
-        var panelBase: UnsafePointer<Float>    // panel q's row p at panelBase + (q − panels.lowerBound)·k·nr + p·nr
-        if let packed {
+        var panels = panels
+        if inPlace && panels.upperBound * nr > n {
+            // The partial last panel cannot be read in place (its padding columns do not exist): the row kernel.
+            panels = panels.lowerBound..<panels.upperBound - 1
+            let j0 = panels.upperBound * nr
+            for i in rows {
+                kernels.row(k, a.at(i, 0), a.depthStride, b + j0, ldb, c.base + i * c.ldc + j0, n - j0, c.alpha,
+                            c.overwrite)
+            }
+            if !c.epilogue.isEmpty { applyEpilogue(c.epilogue, rows: rows.count, columns: j0..<n, c: c.base + rows.lowerBound * c.ldc, ldc: c.ldc) }
+            guard !panels.isEmpty else { return }
+        }
+        // Panel q's row p: at panelBase + (q − panels.lowerBound)·panelStep + p·panelRowStride.
+        var panelBase: UnsafePointer<Float>, panelStep = k * nr, panelRowStride = nr
+        if inPlace {
+            panelBase = b + panels.lowerBound * nr
+            panelStep = nr
+            panelRowStride = ldb
+        } else if let packed {
             panelBase = packed + panels.lowerBound * k * nr
         } else {
             let j0 = panels.lowerBound * nr, width = min(panels.upperBound * nr, n) - j0
@@ -265,9 +303,10 @@ private struct PackedJob {
         // Per-thread: the M block's packed slivers, then one micro-tile for edge tiles.
         let aPack = ScratchBuffer.forCurrentThread(count: mcMax * kcMax + mr * nr, slot: .tile)
         let edgeTile = aPack + mcMax * kcMax
-        // Packing A pays when a sliver is read by several panels, and always when its rows are spread out (one
-        // cache line per element: op(A) = Aᵀ) and read more than once.
-        let packAll = panels.count >= 4 || (a.depthStride != 1 && panels.count >= 2)
+        // Packing A pays when its rows are spread out (op(A) = Aᵀ: one cache line per element) and a sliver is read
+        // by more than one panel. Rows contiguous in depth are read in place: six sequential streams cost the
+        // micro-kernel nothing, and packing them (a transposition) took 12 % of a VGG forward pass on Zen 4.
+        let packAll = a.depthStride != 1 && panels.count >= 2
         let ldc = c.ldc
         var p0 = 0
         while p0 < k {
@@ -288,7 +327,7 @@ private struct PackedJob {
                     packSliver(a, rows: i0 + fullSlivers * mr..<i1, p0: p0, kc: kc, into: aPack + fullSlivers * mr * kc)
                 }
                 for q in panels {
-                    let panel = panelBase + (q - panels.lowerBound) * k * nr + p0 * nr
+                    let panel = panelBase + (q - panels.lowerBound) * panelStep + p0 * panelRowStride
                     let j = q * nr, width = min(nr, n - j)
                     for s in 0..<sliverCount {
                         let i = i0 + s * mr, height = min(mr, i1 - i)
@@ -297,11 +336,14 @@ private struct PackedJob {
                         let rs = inPlace ? a.rowStride : 1, ds = inPlace ? a.depthStride : mr
                         let tile = c.base + i * ldc + j
                         if width == nr && height == mr {
-                            kernels.micro(kc, sliver, rs, ds, panel, tile, ldc, c.alpha, store)
+                            // The tile's last K block also applies the epilogue as it stores.
+                            kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, tile, ldc, c.alpha, store,
+                                          last ? c.epilogue.bias.map { $0 + j } : nil, last && c.epilogue.relu)
                         } else {
                             // An edge tile is computed whole (padding rows and columns are zeros) into scratch;
-                            // only its real part reaches C.
-                            kernels.micro(kc, sliver, rs, ds, panel, edgeTile, nr, c.alpha, true)
+                            // only its real part reaches C, and then the epilogue.
+                            kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, edgeTile, nr, c.alpha, true,
+                                          nil, false)
                             for r in 0..<height {
                                 let dst = tile + r * ldc, src = edgeTile + r * nr
                                 if store {
@@ -310,9 +352,10 @@ private struct PackedJob {
                                     for t in 0..<width { dst[t] += src[t] }
                                 }
                             }
-                        }
-                        if last && !c.epilogue.isEmpty {
-                            applyEpilogue(c.epilogue, rows: height, columns: j..<j + width, c: c.base + i * ldc, ldc: ldc)
+                            if last && !c.epilogue.isEmpty {
+                                applyEpilogue(c.epilogue, rows: height, columns: j..<j + width, c: c.base + i * ldc,
+                                              ldc: ldc)
+                            }
                         }
                     }
                 }
@@ -348,6 +391,24 @@ private func packSliver(_ a: GEMMOperand, rows: Range<Int>, p0: Int, kc: Int, in
             let s = src + p * a.depthStride, d = dst + p * mr
             for r in 0..<height { d[r] = s[r * a.rowStride] }
         }
+    }
+}
+
+/// `packB` with the active threads sharing the panels when B is big (a VGG layer's kernel is 9 MB: packing it on
+/// one thread while the other waited cost 5 % of a forward pass).
+private func packBShared(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
+                         into dst: UnsafeMutablePointer<Float>, kernels: GEMMKernels) {
+    let panels = (n + kernels.nr - 1) / kernels.nr
+    guard engineThreadCount > 1 && k * n >= 1 << 18 && panels >= 2 else {
+        return packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: dst, kernels: kernels)
+    }
+    let job = (transB, k, n, b, ldb, dst, kernels)
+    parallelFor(panels, minChunk: 1, context: job) { context, lo, hi in
+        let (transB, k, n, b, ldb, dst, kernels) = context.assumingMemoryBound(
+            to: (Bool, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, GEMMKernels).self).pointee
+        let j0 = lo * kernels.nr, width = min(hi * kernels.nr, n) - j0
+        packB(transB: transB, k: k, n: width, b: transB ? b + j0 * ldb : b + j0, ldb: ldb, into: dst + lo * k * kernels.nr,
+              kernels: kernels)
     }
 }
 

@@ -6,7 +6,7 @@
 //
 // Tile: MR = 6 rows × NR = 2 vectors of C (6×16 on AVX2, 6×32 on AVX-512), 12 accumulators, two B vectors and one
 // broadcast in registers. A is read in place or from a packed sliver: element (r, p) at a[r · rs + p · ds]
-// (a packed sliver has rs = 1, ds = 6). B is a packed panel: kc rows of NR contiguous floats.
+// (a packed sliver has rs = 1, ds = 6). B is a packed panel (kc rows of NR contiguous floats) or read in place.
 
 /// Rows of C in one micro-tile.
 let microTileRows = 6
@@ -26,12 +26,26 @@ private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ 
     raw.storeBytes(of: result, as: KernelVector.self)
 }
 
-/// C[6 × NR] = (store) or += alpha · A[6 × kc] · B[kc × NR], B a packed panel; the 12 accumulators stay in
-/// registers for the whole depth loop.
+/// `storeVector`, then the epilogue: + bias (a vector of the tile's columns, zeros without bias), max(0, ·) when
+/// `relu`. The value is still in a register, so the epilogue costs no pass over C.
 @inline(__always)
-func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
-                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
-    microKernel(runs: 1, runLength: kc, runStride: 0, a, rs, ds, b, c, ldc, alpha, store)
+private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ alpha: Float, _ store: Bool,
+                         _ bias: KernelVector, _ relu: Bool) {
+    let raw = UnsafeMutableRawPointer(p)
+    var result = (store ? v * alpha : raw.loadUnaligned(as: KernelVector.self) + v * alpha) + bias
+    if relu { result = result.replacing(with: KernelVector(), where: result .< KernelVector()) }
+    raw.storeBytes(of: result, as: KernelVector.self)
+}
+
+/// C[6 × NR] = (store) or += alpha · A[6 × kc] · B[kc × NR], B's rows ldb apart (a packed panel: ldb = NR; B read
+/// in place: its row stride, for products with too few rows to repay packing); the 12 accumulators stay in
+/// registers for the whole depth loop. The driver passes the epilogue (`bias`: the tile's NR columns of it, or nil;
+/// `relu`) with a tile's last K block, and it is applied as the tile is stored.
+@inline(__always)
+func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                 _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(runs: 1, runLength: kc, runStride: 0, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
 }
 
 /// The micro-kernel with the depth walked as `runs` runs of `runLength` elements, run t of row r starting at
@@ -39,8 +53,8 @@ func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b
 /// contiguous floats, one image row apart, so the kernel reads the patches in place: no im2col. One run is a GEMM.
 @inline(__always)
 func microKernel(runs: Int, runLength: Int, runStride: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int,
-                 _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float,
-                 _ store: Bool) {
+                 _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float,
+                 _ store: Bool, _ bias: UnsafePointer<Float>?, _ relu: Bool) {
     let w = KernelVector.scalarCount
     var c00 = KernelVector(), c01 = KernelVector(), c10 = KernelVector(), c11 = KernelVector()
     var c20 = KernelVector(), c21 = KernelVector(), c30 = KernelVector(), c31 = KernelVector()
@@ -57,16 +71,27 @@ func microKernel(runs: Int, runLength: Int, runStride: Int, _ a: UnsafePointer<F
             s = KernelVector(repeating: pa[4 &* rs]); c40.addProduct(s, b0); c41.addProduct(s, b1)
             s = KernelVector(repeating: pa[5 &* rs]); c50.addProduct(s, b0); c51.addProduct(s, b1)
             pa += ds
-            pb += 2 &* w
+            pb += ldb
         }
     }
+    if bias == nil && !relu {
+        var pc = c
+        storeVector(pc, c00, alpha, store); storeVector(pc + w, c01, alpha, store); pc += ldc
+        storeVector(pc, c10, alpha, store); storeVector(pc + w, c11, alpha, store); pc += ldc
+        storeVector(pc, c20, alpha, store); storeVector(pc + w, c21, alpha, store); pc += ldc
+        storeVector(pc, c30, alpha, store); storeVector(pc + w, c31, alpha, store); pc += ldc
+        storeVector(pc, c40, alpha, store); storeVector(pc + w, c41, alpha, store); pc += ldc
+        storeVector(pc, c50, alpha, store); storeVector(pc + w, c51, alpha, store)
+        return
+    }
+    let bias0 = bias.map { loadVector($0) } ?? KernelVector(), bias1 = bias.map { loadVector($0 + w) } ?? KernelVector()
     var pc = c
-    storeVector(pc, c00, alpha, store); storeVector(pc + w, c01, alpha, store); pc += ldc
-    storeVector(pc, c10, alpha, store); storeVector(pc + w, c11, alpha, store); pc += ldc
-    storeVector(pc, c20, alpha, store); storeVector(pc + w, c21, alpha, store); pc += ldc
-    storeVector(pc, c30, alpha, store); storeVector(pc + w, c31, alpha, store); pc += ldc
-    storeVector(pc, c40, alpha, store); storeVector(pc + w, c41, alpha, store); pc += ldc
-    storeVector(pc, c50, alpha, store); storeVector(pc + w, c51, alpha, store)
+    storeVector(pc, c00, alpha, store, bias0, relu); storeVector(pc + w, c01, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c10, alpha, store, bias0, relu); storeVector(pc + w, c11, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c20, alpha, store, bias0, relu); storeVector(pc + w, c21, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c30, alpha, store, bias0, relu); storeVector(pc + w, c31, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c40, alpha, store, bias0, relu); storeVector(pc + w, c41, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c50, alpha, store, bias0, relu); storeVector(pc + w, c51, alpha, store, bias1, relu)
 }
 
 /// One row of C over `n` columns, B read in place (row p at b + p · ldb): the matrix–vector product of a Dense

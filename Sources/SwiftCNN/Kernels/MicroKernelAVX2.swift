@@ -6,8 +6,9 @@ typealias KernelVector = SIMD8<Float>
 /// `microKernel` on a 6 × 16 tile (see MicroKernel.swift).
 @inline(never)
 func microKernelAVX2(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
-                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
-    microKernel(kc, a, rs, ds, b, c, ldc, alpha, store)
+                     _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                     _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
 }
 
 /// `rowKernel` with 8-float vectors (see MicroKernel.swift).
@@ -20,6 +21,8 @@ func rowKernelAVX2(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafeP
 /// `microKernel(runs:…)`: a convolution tile read straight from the image (see MicroKernel.swift).
 @inline(never)
 func windowKernelAVX2(_ runs: Int, _ runLength: Int, _ runStride: Int, _ a: UnsafePointer<Float>, _ rs: Int,
-                      _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ store: Bool) {
-    microKernel(runs: runs, runLength: runLength, runStride: runStride, a, rs, 1, b, c, ldc, 1, store)
+                      _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                      _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(runs: runs, runLength: runLength, runStride: runStride, a, rs, 1, b, microTileColumns, c, ldc, 1, true,
+                bias, relu)
 }

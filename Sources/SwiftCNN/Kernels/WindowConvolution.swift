@@ -29,15 +29,16 @@ public func windowConvolution(_ input: UnsafePointer<Float>, _ g: WindowGeometry
         for q in 0..<panels {
             let j = q * nr, width = min(nr, filters - j), panel = packedKernel + q * depth * nr
             if count == mr && width == nr {
-                kernels.window(g.kernelH, runLength, runStride, patches, pixelStride, panel, out + j, filters, true)
+                kernels.window(g.kernelH, runLength, runStride, patches, pixelStride, panel, out + j, filters,
+                               bias.map { $0 + j }, relu)
             } else {
-                kernels.window(g.kernelH, runLength, runStride, patches, pixelStride, panel, edgeTile, nr, true)
+                kernels.window(g.kernelH, runLength, runStride, patches, pixelStride, panel, edgeTile, nr, nil, false)
                 for t in 0..<count {
                     let src = edgeTile + (skip + t) * nr, dst = out + t * filters + j
                     for f in 0..<width { dst[f] = src[f] }
                 }
+                if !epilogue.isEmpty { applyEpilogue(epilogue, rows: count, columns: j..<j + width, c: out, ldc: filters) }
             }
-            if !epilogue.isEmpty { applyEpilogue(epilogue, rows: count, columns: j..<j + width, c: out, ldc: filters) }
         }
         r += count
     }

@@ -72,7 +72,9 @@ public final class Conv2D: Layer {
 
     /// Forward reads the windows straight from the images (`windowConvolution`) instead of im2col + GEMM when the
     /// input is narrow: with 1–4 channels a patch row is 9–36 floats, and writing and rereading it cost as much
-    /// as the product (W1 inference: im2col was 15 % of the time).
+    /// as the product (W1 inference: im2col was 15 % of the time). Measured on Zen 4 (one thread, AVX-512) with
+    /// every layer windowed: W1 inference unchanged, W2 +12 %, W5 (VGG, 2×2–32×32 images, up to 512 channels)
+    /// −10 %, so wider inputs keep im2col.
     private func usesWindowKernel(_ g: WindowGeometry) -> Bool {
         g.channels <= 4 && g.dilationH == 1 && g.dilationW == 1 && g.outW >= 6 && !isPointwise
     }
@@ -108,7 +110,7 @@ public final class Conv2D: Layer {
         } else {
             // Every chunk multiplies by the same kernel: pack it once (the AVX2 GEMM reads B as panels).
             var packedKernel: UnsafePointer<Float>? = nil
-            if gemmTakesPackedB {
+            if gemmTakesPackedB(m: m) || usesWindowKernel(g) {
                 let region = io.workspace + m * filters
                 packB(transB: false, k: g.patchSize, n: filters, b: io.parameters[0], ldb: filters, into: region)
                 packedKernel = UnsafePointer(region)
@@ -166,7 +168,7 @@ public final class Conv2D: Layer {
                 // The chunks' GEMMs multiply by kernelᵀ (filters × patch), prepared once per step: as packed panels
                 // for the AVX2 GEMM, else as kernelT[f, p] = kernel[p, f] so B's rows are read directly.
                 var packedKernel: UnsafePointer<Float>? = nil
-                if gemmTakesPackedB {
+                if gemmTakesPackedB(m: m) {
                     packB(transB: true, k: filters, n: g.patchSize, b: io.parameters[0], ldb: filters, into: kernelT)
                     packedKernel = UnsafePointer(kernelT)
                 } else {
