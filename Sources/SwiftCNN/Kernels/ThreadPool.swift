@@ -8,18 +8,21 @@ import Synchronization
 /// handed to another thread cannot do.
 public typealias ParallelChunk = @convention(c) (UnsafeRawPointer, Int, Int) -> Void
 
-/// Runs `body(context, lo, hi)` over 0..<count split into contiguous chunks of at least `minChunk` items, one chunk
-/// per engine thread; the calling thread runs the first chunk. Every index is covered exactly once.
+/// Runs `body(context, lo, hi)` over 0..<count split into contiguous chunks of at least `minChunk` items (up to two
+/// per engine thread); the calling thread and the workers take chunks in turn until none is left, so a worker that
+/// is asleep or descheduled (a busy, shared machine) delays the call by one chunk at most instead of stalling it.
+/// Every index is covered exactly once.
 ///
 /// Safe to enter from several OS threads: the pool serves one caller at a time, and any other caller (or a nested
 /// call from inside a chunk) runs its work serially on its own thread instead of waiting. After `fork()` the child
 /// starts a fresh pool (the parent's workers do not exist in the child).
 public func parallelFor<Context>(_ count: Int, minChunk: Int = 1, context: Context, _ body: ParallelChunk) {
     guard count > 0 else { return }
-    let chunks = min(engineThreadCount, count / max(minChunk, 1))
+    let threads = min(engineThreadCount, count / max(minChunk, 1))
+    let chunks = min(2 * threads, count / max(minChunk, 1))
     withUnsafePointer(to: context) { pointer in
         let raw = UnsafeRawPointer(pointer)
-        guard chunks > 1, let pool = ThreadPool.shared(threads: chunks), pool.tryAcquire() else {
+        guard threads > 1, let pool = ThreadPool.shared(threads: threads), pool.tryAcquire() else {
             body(raw, 0, count)
             return
         }
@@ -64,6 +67,9 @@ final class ThreadPool {
     private let busy = Atomic<Bool>(false)
     private let generation = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
+    /// The chunks of the current job still to hand out: job ID << 32 | chunk count << 16 | next chunk. Tagged with
+    /// the job, so a worker that woke late cannot take a chunk of a job it did not see published.
+    private let claims = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private var workerCount = 0
     // The current job; written by the caller before `generation` is bumped, read by workers after they see it.
@@ -99,15 +105,15 @@ final class ThreadPool {
         jobCount = count
         jobChunks = chunks
         jobID = generation.load(ordering: .relaxed) + 1
-        remaining.store(chunks - 1, ordering: .sequentiallyConsistent)
+        remaining.store(chunks, ordering: .sequentiallyConsistent)
+        claims.store(jobID << 32 | chunks << 16, ordering: .sequentiallyConsistent)
         generation.store(jobID, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(&mutex)
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
         }
-        let first = ThreadPool.chunk(0, of: chunks, count: count)
-        body(context, first.lowerBound, first.upperBound)
+        runClaimedChunks(of: jobID)
         while remaining.load(ordering: .acquiring) > 0 { spinPause() }
         job = nil
         jobContext = nil
@@ -137,15 +143,25 @@ final class ThreadPool {
         }
     }
 
-    private func runChunk(_ index: Int) {
-        guard let job, let jobContext else { return }
-        let range = ThreadPool.chunk(index, of: jobChunks, count: jobCount)
-        job(jobContext, range.lowerBound, range.upperBound)
+    /// Takes chunks of job `id` and runs them until none is left. A taken chunk keeps its job from finishing, so the
+    /// job's parameters stay valid while it runs.
+    private func runClaimedChunks(of id: Int) {
+        var word = claims.load(ordering: .acquiring)
+        while word >> 32 == id, word & 0xFFFF < (word >> 16) & 0xFFFF {
+            let (taken, current) = claims.compareExchange(expected: word, desired: word + 1,
+                                                          ordering: .acquiringAndReleasing)
+            guard taken else { word = current; continue }
+            if let job, let jobContext {
+                let range = ThreadPool.chunk(word & 0xFFFF, of: jobChunks, count: jobCount)
+                job(jobContext, range.lowerBound, range.upperBound)
+            }
+            remaining.subtract(1, ordering: .releasing)
+            word = claims.load(ordering: .acquiring)
+        }
     }
 
     private func workerLoop(index: Int, startGeneration: Int) {
         var seen = startGeneration
-        var lastRun = seen
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen && spins < 200_000 {
@@ -159,14 +175,10 @@ final class ThreadPool {
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 pthread_mutex_unlock(&mutex)
             }
-            // Seeing a generation makes that job's parameters visible (they are written before it is published);
-            // they may already belong to a newer job, which the job ID keeps from running twice.
+            // The job to help with is the one the chunk counter belongs to (this generation's or a newer one);
+            // taking a chunk through it makes that job's parameters visible.
             seen = generation.load(ordering: .acquiring)
-            if jobID != lastRun, index < jobChunks, job != nil {
-                lastRun = jobID
-                runChunk(index)
-                remaining.subtract(1, ordering: .releasing)
-            }
+            runClaimedChunks(of: claims.load(ordering: .acquiring) >> 32)
         }
     }
 }
