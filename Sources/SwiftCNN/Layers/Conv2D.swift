@@ -1,5 +1,6 @@
 /// 2-D convolution over NHWC images, Keras `Conv2D`: kernel HWIO `(kh, kw, in, filters)`, bias `(filters,)`.
-/// Forward is im2col + GEMM (M = batch·outH·outW, N = filters, K = kh·kw·in), then bias and activation.
+/// Forward is im2col + GEMM (M = batch·outH·outW, N = filters, K = kh·kw·in), then bias and activation; a 1×1
+/// convolution is a GEMM on the input itself, and narrow inputs (1–4 channels) take the im2col-free window kernel.
 public final class Conv2D: Layer {
     public var name: String
     public var typeName: String { "Conv2D" }
