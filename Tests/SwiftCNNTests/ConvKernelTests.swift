@@ -53,6 +53,17 @@ final class ConvKernelTests: XCTestCase {
         try compare(h: 11, w: 4, c: 1, filters: 3, kernel: (5, 3), stride: (3, 1), same: false, batch: 1)
     }
 
+    /// Narrow inputs (1–4 channels, 6 or more output columns) take the im2col-free window kernel; with 'same'
+    /// padding it reads a padded copy from the workspace. Both instruction sets.
+    func testNarrowInputsThroughTheWindowKernel() throws {
+        try forEachInstructionSet { _ in
+            try compare(h: 28, w: 28, c: 1, filters: 32, kernel: (3, 3), same: false, batch: 3)
+            try compare(h: 13, w: 11, c: 3, filters: 37, kernel: (3, 3), same: true, batch: 2)
+            try compare(h: 15, w: 16, c: 4, filters: 8, kernel: (3, 3), stride: (2, 2), same: true, batch: 2)
+            try compare(h: 10, w: 9, c: 2, filters: 70, kernel: (2, 2), same: true, batch: 1)
+        }
+    }
+
     func testSamePaddingPutsTheExtraRowAtTheEnd() throws {
         let g = try WindowGeometry(inH: 6, inW: 5, channels: 1, kernel: (2, 2), stride: (1, 1), dilation: (1, 1),
                                    same: true, layer: "t")

@@ -43,8 +43,8 @@ final class FusedPoolingTests: XCTestCase {
         try check(input: [8, 8, 16], conv: Conv2D(filters: 8, kernelSize: (1, 1), activation: .relu), pool: 2, batch: 3)
     }
 
-    /// The pooling kernel (vector path for whole windows and 8-channel groups, general path otherwise) against a
-    /// naive loop over windows.
+    /// The pooling kernel (vector path for whole windows and 8-channel groups, general path otherwise) against
+    /// its naive twin `maxPoolReference`.
     func testMaxPoolingKernelAgainstNaiveLoop() throws {
         for (h, w, c, k, s, same) in [(8, 8, 16, 2, 2, false), (9, 7, 24, 3, 3, false), (7, 7, 5, 2, 2, false),
                                        (7, 9, 16, 3, 2, true), (6, 6, 8, 2, 1, false)] {
@@ -53,29 +53,10 @@ final class FusedPoolingTests: XCTestCase {
             var rng = RNG(seed: UInt64(h * w + c))
             let batch = 3
             let x = (0..<(batch * h * w * c)).map { _ in Float(rng.nextUniform(-1, 1)) }
-            var y = [Float](repeating: .nan, count: batch * g.outH * g.outW * c)
+            var y = [Float](repeating: .nan, count: batch * g.outH * g.outW * c), expected = y
             maxPoolForward(x, batch: batch, g, output: &y)
-            for b in 0..<batch {
-                for oy in 0..<g.outH {
-                    for ox in 0..<g.outW {
-                        for ch in 0..<c {
-                            var peak = -Float.infinity
-                            for ky in 0..<k {
-                                for kx in 0..<k {
-                                    let yy = oy * s - g.padTop + ky, xx = ox * s - g.padLeft + kx
-                                    guard yy >= 0, yy < h, xx >= 0, xx < w else { continue }
-                                    peak = max(peak, x[((b * h + yy) * w + xx) * c + ch])
-                                }
-                            }
-                            let got = y[((b * g.outH + oy) * g.outW + ox) * c + ch]
-                            if got != peak {
-                                XCTFail("\(h)x\(w)x\(c) pool \(k)/\(s): [\(b),\(oy),\(ox),\(ch)] = \(got), expected \(peak)")
-                                return
-                            }
-                        }
-                    }
-                }
-            }
+            maxPoolReference(x, batch: batch, g, output: &expected)
+            XCTAssertEqual(y, expected, "\(h)x\(w)x\(c) pool \(k)/\(s)")
         }
     }
 

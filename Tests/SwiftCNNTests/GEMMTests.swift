@@ -34,17 +34,6 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// Runs `body` once with each instruction set this CPU supports (AVX2 always; AVX-512 where present), so both
-    /// sets of micro-kernels are checked on an AVX-512 machine.
-    private func forEachInstructionSet(_ body: (InstructionSet) -> Void) {
-        let saved = InstructionSet.active
-        defer { InstructionSet.setActive(saved) }
-        for isa in InstructionSet.supported {
-            XCTAssertTrue(InstructionSet.setActive(isa))
-            body(isa)
-        }
-    }
-
     func testOddShapesAllTransposes() {
         for (m, n, k) in [(1, 1, 1), (7, 5, 3), (6, 16, 9), (13, 33, 17), (17, 7, 100), (100, 48, 27), (12, 64, 300)] {
             for tA in [false, true] {
@@ -88,6 +77,10 @@ final class GEMMTests: XCTestCase {
         check(m: 1, n: 600, k: 4000, transA: false, transB: false)
         check(m: 5, n: 700, k: 1500, transA: true, transB: true, alpha: 2, beta: 0.5, pad: 3)
         check(m: 11, n: 333, k: 1200, transA: false, transB: true)
+        // Fewer rows than `fewRows`, B read in place (whole panels split across threads, the last columns by the
+        // row kernel), with and without accumulation.
+        check(m: 5, n: 700, k: 1500, transA: false, transB: false)
+        check(m: 23, n: 333, k: 900, transA: true, transB: false, alpha: 0.5, beta: 1, pad: 1)
     }
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).

@@ -5,21 +5,24 @@ import SwiftCNNAVX512
 
 /// Row-major single-precision GEMM: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
 /// `beta == 0` overwrites C without reading it (C may hold garbage). Optional epilogue: `bias` (n values) is added
-/// to every row and `relu` clamps at zero, applied to each 6-row tile right after its last K block, while it is
-/// still in cache (a layer's bias + ReLU then costs no extra pass over the output). Thread-safe; splits rows of C across the
+/// to every row and `relu` clamps at zero, applied by the micro-kernel as it stores a tile's last K block (a
+/// layer's bias + ReLU then costs no pass over the output). Thread-safe; splits the work across the
 /// engine's threads when the product is big, unless `serial` (the caller already splits its work across threads).
 ///
-/// Design (AVX2 + FMA, 16 ymm registers): a "direct" micro-kernel computes a 6×16 tile of C in 12 SIMD8
-/// accumulators, broadcasting A's elements straight from memory (op(A) = Aᵀ only changes the strides) and loading
-/// two SIMD8 from a row of B. On AVX2, B is first packed into 16-column panels (`packB`), so it is read
-/// sequentially whatever its leading dimension or transpose; the AVX-512 tiles read B's rows in place (a transposed
-/// B is copied once into per-thread scratch). K is blocked so the B panel stays in cache.
+/// One BLIS-style driver for every instruction set (`GEMMKernels`: only the micro-tile width, the micro-kernel
+/// and the packing width differ). op(B) is packed into NR-column panels (`packB`); loops, outer to inner: K blocks
+/// of `kc` (a B panel block stays in L1), M blocks of `mc` rows (their A slivers stay in L2), the block's panels,
+/// its 6-row slivers; the driver decides the epilogue, the micro-kernel applies it in registers. A sliver is packed (6 × kc contiguous) when it is read across enough panels or its rows are
+/// spread out (op(A) = Aᵀ); otherwise the micro-kernel broadcasts A's elements in place. Block sizes come from the
+/// CPU's cache sizes (`GEMMBlocking`). `packedB`: the caller packed op(B) with `packB` once for several GEMMs
+/// (a convolution's kernel for every chunk).
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                  bias: UnsafePointer<Float>? = nil, relu: Bool = false, serial: Bool = false,
                  packedB: UnsafePointer<Float>? = nil) {
     guard m > 0, n > 0 else { return }
+    let epilogue = GEMMEpilogue(bias: bias, relu: relu)
     // beta == 0: the first K block stores into C (no zeroing pass); otherwise C ← beta · C, then accumulate.
     if k == 0 || alpha == 0 || beta != 0 {
         for i in 0..<m {
@@ -28,438 +31,437 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         }
     }
     guard k > 0, alpha != 0 else {
-        if bias != nil || relu { applyEpilogue(0..<m, n: n, c: c, ldc: ldc, bias: bias, relu: relu) }
+        if !epilogue.isEmpty { applyEpilogue(epilogue, rows: m, columns: 0..<n, c: c, ldc: ldc) }
         return
     }
-    let overwrite = beta == 0
-    let avx512 = InstructionSet.active == .avx512
+    let kernels = GEMMKernels.active
+    let opA = GEMMOperand(base: a, rowStride: transA ? 1 : lda, depthStride: transA ? lda : 1)
+    let opC = GEMMResult(base: c, ldc: ldc, alpha: alpha, overwrite: beta == 0, epilogue: epilogue)
+    let threads = serial ? 1 : engineThreadCount
+    let big = threads > 1 && 2 * m * n * k >= 4_000_000
 
-    // Element (i, p) of op(A) is a[i * rowStride + p * depthStride].
-    let rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1
-    var bRows = b, bStride = ldb
-    // AVX2: B goes into 16-column panels (k × 16 contiguous floats) unless C has too few rows to repay the copy.
-    // Read in place, a 16-float slice of B's rows at a stride of ldb floats lands in a few L1 sets (all in one at
-    // ldb = 1024), so the K-block panel no longer stays in L1.
-    // `packedB`: the caller packed op(B) once for several GEMMs (see `packB`).
-    let packed = !avx512 && (packedB != nil || transB || m >= 24)
-    if packed {
-        if let packedB {
-            bRows = packedB
+    // One row (a Dense layer on one sample): a matrix-vector product, B read in place at memory bandwidth; packing
+    // it would cost as much as the product. Columns are split across threads.
+    if m == 1 && !transB && packedB == nil {
+        let job = RowJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, c: opC, kernels: kernels)
+        let step = 8 * kernels.nr / 2                                     // the row kernel's widest pass
+        let groups = (n + step - 1) / step
+        if big && groups >= 2 {
+            parallelFor(groups, minChunk: 1, context: job) { context, lo, hi in
+                let job = context.assumingMemoryBound(to: RowJob.self).pointee
+                let step = 8 * job.kernels.nr / 2
+                job.run(columns: lo * step..<min(hi * step, job.n))
+            }
         } else {
-            let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: n))
-            packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: scratch)
-            bRows = UnsafePointer(scratch)
+            job.run(columns: 0..<n)
         }
-        bStride = 16
-    } else if transB {
-        // op(B)[p, j] = b[j * ldb + p]: copy into k×n row-major scratch.
-        let scratch = ScratchBuffer.forCurrentThread(count: k * n)
-        transpose(b, rows: n, cols: k, lds: ldb, into: scratch)
-        bRows = UnsafePointer(scratch)
-        bStride = n
+        return
     }
-    let panel = bRows, panelStride = bStride   // lets: a closure capturing vars would box them on the heap
-    let rowBlocks = (m + 5) / 6, columnGroups = (n + 15) / 16
-    // Split C across threads only when the product is big enough to repay the fork/join: by rows, or by groups of
-    // 16 columns when there are too few rows to share out evenly (a Dense layer on one sample).
-    let threads = engineThreadCount, big = !serial && threads > 1 && 2 * m * n * k >= 4_000_000
-    if big && rowBlocks < 2 * threads && columnGroups >= 2 * threads {
-        let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
-                          avx512: avx512, packed: packed)
-        parallelFor(columnGroups, minChunk: 1, context: job) { context, lo, hi in
-            let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
-            let j0 = lo * 16, j1 = min(hi * 16, j.n)
-            // A packed B's panel lo starts lo · k · 16 floats in; a B read in place starts j0 columns in.
-            let b = j.packed ? j.b + lo * j.k * 16 : j.b + j0
-            gemmRows(0..<j.m, n: j1 - j0, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
-                     depthStride: j.depthStride, b: b, ldb: j.ldb, c: j.c + j0, ldc: j.ldc, overwrite: j.overwrite,
-                     bias: j.bias.map { $0 + j0 }, relu: j.relu, avx512: j.avx512, packed: j.packed)
+
+    let panels = (n + kernels.nr - 1) / kernels.nr
+    let slivers = (m + microTileRows - 1) / microTileRows
+    // A few rows (a layer on one or a few samples): B is read by so few slivers that packing it would cost as much
+    // as the product, so the micro-kernel reads its rows in place (whole panels; the last columns by the row kernel).
+    if m < fewRows && !transB && packedB == nil {
+        let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: false, packed: nil, inPlace: true,
+                            c: opC, kernels: kernels)
+        if big && panels >= 2 * threads {
+            parallelFor(panels, minChunk: 1, context: job) { context, lo, hi in
+                let job = context.assumingMemoryBound(to: PackedJob.self).pointee
+                job.run(rows: 0..<job.m, panels: lo..<hi)
+            }
+        } else {
+            job.run(rows: 0..<m, panels: 0..<panels)
         }
-    } else if big && rowBlocks > 1 {
-        let job = GEMMJob(m: m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                          b: panel, ldb: panelStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu,
-                          avx512: avx512, packed: packed)
-        parallelFor(rowBlocks, minChunk: 1, context: job) { context, lo, hi in
-            let j = context.assumingMemoryBound(to: GEMMJob.self).pointee
-            gemmRows(lo * 6..<min(hi * 6, j.m), n: j.n, k: j.k, alpha: j.alpha, a: j.a, rowStride: j.rowStride,
-                     depthStride: j.depthStride, b: j.b, ldb: j.ldb, c: j.c, ldc: j.ldc, overwrite: j.overwrite,
-                     bias: j.bias, relu: j.relu, avx512: j.avx512, packed: j.packed)
+        return
+    }
+    // Enough column panels (and no B packed by the caller): each thread packs and multiplies its own panels, so the
+    // packing is shared out too. Otherwise B is packed once here and the threads split the rows.
+    if big && packedB == nil && panels >= 4 * threads {
+        let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: nil, inPlace: false,
+                            c: opC, kernels: kernels)
+        parallelFor(panels, minChunk: 2, context: job) { context, lo, hi in
+            let job = context.assumingMemoryBound(to: PackedJob.self).pointee
+            job.run(rows: 0..<job.m, panels: lo..<hi)
+        }
+        return
+    }
+    var panelsB = packedB
+    if panelsB == nil {
+        let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: n))
+        packBShared(transB: transB, k: k, n: n, b: b, ldb: ldb, into: scratch, kernels: kernels)
+        panelsB = UnsafePointer(scratch)
+    }
+    let job = PackedJob(m: m, n: n, k: k, a: opA, b: b, ldb: ldb, transB: transB, packed: panelsB, inPlace: false,
+                        c: opC, kernels: kernels)
+    if big && slivers >= 2 {
+        parallelFor(slivers, minChunk: 1, context: job) { context, lo, hi in
+            let job = context.assumingMemoryBound(to: PackedJob.self).pointee
+            job.run(rows: lo * microTileRows..<min(hi * microTileRows, job.m), panels: 0..<job.panels)
         }
     } else {
-        gemmRows(0..<m, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                 b: bRows, ldb: bStride, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu, avx512: avx512,
-                 packed: packed)
+        job.run(rows: 0..<m, panels: 0..<panels)
     }
 }
 
-/// Whether `gemm` multiplies by B in packed 16-column panels (the AVX2 kernels). When it does, a caller that uses
-/// one B in many GEMMs (a convolution's kernel in every chunk) packs it once with `packB` and passes `packedB`.
-public var gemmTakesPackedB: Bool { InstructionSet.active != .avx512 }
+/// Below this many rows of C, `gemm` reads B in place rather than packing it (and a caller should not pack it).
+public let fewRows = 4 * microTileRows
 
-/// Floats that `packB` writes for a k × n op(B).
-public func packedBCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
+/// Whether `gemm` multiplies by B in packed panels for a product with `m` rows: on every instruction set, unless m is
+/// below `fewRows`. A caller that uses one B in many GEMMs (a convolution's kernel in every chunk) packs it once with
+/// `packB` and passes `packedB`.
+public func gemmTakesPackedB(m: Int) -> Bool { m >= fewRows }
 
-/// The arguments of one GEMM, handed to the worker threads.
-private struct GEMMJob {
-    let m, n, k: Int
-    let alpha: Float
-    let a: UnsafePointer<Float>
+/// Floats that `packB` writes for a k × n op(B) (enough for the widest panels of any instruction set).
+public func packedBCount(k: Int, n: Int) -> Int { (n + 31) / 32 * 32 * k }
+
+/// Packs op(B) (k × n; B itself is n × k when `transB`) into `dst` (`packedBCount` floats) as panels of the active
+/// instruction set's width NR: panel q holds columns q·NR..<(q+1)·NR as k rows of NR contiguous floats, zeros past
+/// column n, so the micro-kernel reads B sequentially whatever its leading dimension or transpose. Pass the result
+/// as `gemm(packedB:)` (with the same instruction set active).
+public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    packBShared(transB: transB, k: k, n: n, b: b, ldb: ldb, into: dst, kernels: .active)
+}
+
+/// An operand of the product: element (i, p) of op(A) is base[i · rowStride + p · depthStride].
+struct GEMMOperand {
+    let base: UnsafePointer<Float>
     let rowStride, depthStride: Int
-    let b: UnsafePointer<Float>
-    let ldb: Int
-    let c: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func at(_ i: Int, _ p: Int) -> UnsafePointer<Float> { base + (i &* rowStride &+ p &* depthStride) }
+}
+
+/// Where the product goes and what happens to it: C ← alpha · product (+ C unless `overwrite`), then the epilogue.
+struct GEMMResult {
+    let base: UnsafeMutablePointer<Float>
     let ldc: Int
+    let alpha: Float
     let overwrite: Bool
+    let epilogue: GEMMEpilogue
+}
+
+/// What is applied to C once its last K block is in: bias per column, then ReLU.
+struct GEMMEpilogue {
     let bias: UnsafePointer<Float>?
     let relu: Bool
-    let avx512: Bool
-    let packed: Bool
+    var isEmpty: Bool { bias == nil && !relu }
 }
 
-/// Computes rows `rows` of C += alpha · op(A) · B over all of K, in K blocks of at most 256.
-@inline(__always)
-private func gemmRows(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
-                      depthStride: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                      overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool, avx512: Bool, packed: Bool) {
-    if packed {
-        return gemmRowsPacked(rows, n: n, k: k, alpha: alpha, a: a, rowStride: rowStride, depthStride: depthStride,
-                              b: b, c: c, ldc: ldc, overwrite: overwrite, bias: bias, relu: relu)
+/// An instruction set's GEMM code: the micro-tile width NR (= packed panel width), the micro-kernel, the row
+/// kernel and the block sizes. Everything else is the shared driver.
+struct GEMMKernels {
+    typealias MicroKernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int,
+                             UnsafeMutablePointer<Float>, Int, Float, Bool, UnsafePointer<Float>?, Bool) -> Void
+    typealias RowKernel = (Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>,
+                           Int, Float, Bool) -> Void
+    typealias WindowKernel = (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>,
+                              UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>?, Bool) -> Void
+    let nr: Int
+    let micro: MicroKernel
+    let row: RowKernel
+    let window: WindowKernel
+    let blocking: GEMMBlocking
+
+    static let avx2 = GEMMKernels(nr: microTileColumns, micro: microKernelAVX2, row: rowKernelAVX2,
+                                  window: windowKernelAVX2, blocking: GEMMBlocking(nr: microTileColumns))
+    static let avx512 = GEMMKernels(nr: microTileColumnsAVX512, micro: microKernelAVX512, row: rowKernelAVX512,
+                                    window: windowKernelAVX512, blocking: GEMMBlocking(nr: microTileColumnsAVX512))
+    static var active: GEMMKernels { InstructionSet.active == .avx512 ? avx512 : avx2 }
+}
+
+/// Block sizes of the driver's loops for panels NR wide, from the cache sizes: a kc × NR panel of B fills L1 (it is
+/// reread by every sliver of an M block; measured on Zen 4, a panel of half of L1 stored C twice as often and was
+/// 25 % slower on 1024³), an mc × kc block of A slivers half of L2. A depth up to 5/4 kc stays one block.
+struct GEMMBlocking {
+    let kc, mc: Int
+
+    init(nr: Int, caches: CacheSizes = .current) {
+        kc = min(max(caches.l1Data / (nr * 4) / 16 * 16, 64), 512)
+        mc = max((caches.l2 / 2) / (kc * 4) / microTileRows * microTileRows, 6 * microTileRows)
     }
-    let blocks = (k + 255) / 256
-    let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
-    var p0 = 0
-    while p0 < k {
-        let kc = min(kBlock, k - p0)
-        let block = KBlock(kc: kc, a: a + p0 * depthStride, rs: rowStride, ds: depthStride, b: b + p0 * ldb, ldb: ldb,
-                           c: c, ldc: ldc, alpha: alpha, store: overwrite && p0 == 0)  // the first K block writes C
-        // M blocks of 96 rows, columns outer within a block: a B panel (kc × 16 or 32) stays in L1 while all the
-        // block's row tiles use it, and the block's A rows (96 × kc) stay in L2.
-        var m0 = rows.lowerBound
-        while m0 < rows.upperBound {
-            let m1 = min(m0 + 96, rows.upperBound)
-            if avx512 {
-                // 12×32 and 12×16 tiles; columns past a multiple of 16 go through the AVX2 tiles.
-                let fullRows = m0 + (m1 - m0) / 12 * 12
-                var j = 0
-                while j + 32 <= n {
-                    for i in stride(from: m0, to: fullRows, by: 12) { block.tile(i, j, kernel12x32AVX512) }
-                    j += 32
-                }
-                if j + 16 <= n {
-                    for i in stride(from: m0, to: fullRows, by: 12) { block.tile(i, j, kernel12x16AVX512) }
-                    j += 16
-                }
-                if j < n { avx2Tiles(block, rows: m0..<fullRows, columns: j..<n) }
-                // Leftover rows: 4-row tiles, then single rows.
-                let quadRows = fullRows + (m1 - fullRows) / 4 * 4
-                if quadRows > fullRows {
-                    j = 0
-                    while j + 32 <= n {
-                        for i in stride(from: fullRows, to: quadRows, by: 4) { block.tile(i, j, kernel4x32AVX512) }
-                        j += 32
-                    }
-                    if j + 16 <= n {
-                        for i in stride(from: fullRows, to: quadRows, by: 4) { block.tile(i, j, kernel4x16AVX512) }
-                        j += 16
-                    }
-                    if j < n { avx2Tiles(block, rows: fullRows..<quadRows, columns: j..<n) }
-                }
-                avx2Tiles(block, rows: quadRows..<m1, columns: 0..<n)
-            } else {
-                avx2Tiles(block, rows: m0..<m1, columns: 0..<n)
-            }
-            if p0 + kc == k && (bias != nil || relu) {
-                applyEpilogue(m0..<m1, n: n, c: c, ldc: ldc, bias: bias, relu: relu)
-            }
-            m0 = m1
+}
+
+/// Per-core data cache sizes in bytes, read from sysfs (cpu0's cache/index*/); typical values where it is absent.
+struct CacheSizes {
+    var l1Data = 32 * 1024, l2 = 512 * 1024
+
+    static let current: CacheSizes = {
+        var sizes = CacheSizes()
+        for index in 0..<8 {
+            let dir = "/sys/devices/system/cpu/cpu0/cache/index\(index)/"
+            guard let level = readLine(dir + "level"), let type = readLine(dir + "type"),
+                  let size = readLine(dir + "size").flatMap(parseCacheSize) else { continue }
+            if level == "1" && type == "Data" { sizes.l1Data = size }
+            if level == "2" && type != "Instruction" { sizes.l2 = size }
         }
-        p0 += kc
+        return sizes
+    }()
+}
+
+/// "32K" / "1024K" / "2M" → bytes.
+private func parseCacheSize(_ text: String) -> Int? {
+    let unit = text.last.map { "KMG".contains($0) ? $0 : nil } ?? nil
+    guard let value = Int(unit == nil ? text : String(text.dropLast())), value > 0 else { return nil }
+    switch unit {
+    case "K": return value * 1024
+    case "M": return value * 1024 * 1024
+    case "G": return value * 1024 * 1024 * 1024
+    default: return value
     }
 }
 
-/// One K block of a GEMM: A and B already offset to the block's first depth index.
-private struct KBlock {
-    let kc: Int
-    let a: UnsafePointer<Float>
-    let rs, ds: Int
+/// The first line of a small text file, without its newline.
+private func readLine(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var buffer = [CChar](repeating: 0, count: 64)
+    guard fgets(&buffer, 64, file) != nil else { return nil }
+    return String(cString: buffer).trimmingCharacters(in: "\n ")
+}
+
+private extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let last = s.last, set.contains(last) { s = s.dropLast() }
+        while let first = s.first, set.contains(first) { s = s.dropFirst() }
+        return String(s)
+    }
+}
+
+/// A product with fewer rows than a micro-tile: each row of C from the row kernel, B read in place.
+private struct RowJob {
+    let m, n, k: Int
+    let a: GEMMOperand
     let b: UnsafePointer<Float>
     let ldb: Int
-    let c: UnsafeMutablePointer<Float>
-    let ldc: Int
-    let alpha: Float
-    let store: Bool
+    let c: GEMMResult
+    let kernels: GEMMKernels
 
-    typealias Kernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>,
-                        Int, Float, Bool) -> Void
-
-    /// Runs `kernel` on the tile whose top-left element of C is (i, j).
-    @inline(__always)
-    func tile(_ i: Int, _ j: Int, _ kernel: Kernel) {
-        kernel(kc, a + i * rs, rs, ds, b + j, ldb, c + i * ldc + j, ldc, alpha, store)
+    func run(columns: Range<Int>) {
+        guard !columns.isEmpty else { return }
+        for i in 0..<m {
+            let row = c.base + i * c.ldc + columns.lowerBound
+            kernels.row(k, a.at(i, 0), a.depthStride, b + columns.lowerBound, ldb, row, columns.count, c.alpha,
+                        c.overwrite)
+            if !c.epilogue.isEmpty { applyEpilogue(c.epilogue, rows: 1, columns: columns, c: c.base + i * c.ldc, ldc: c.ldc) }
+        }
     }
 }
 
-/// AVX2 GEMM of rows `rows` of C with B packed by `packB` (panel q at `b + q · k · 16`). Loops, outer to
-/// inner: K blocks (≤ 256 deep), N blocks of panels that fit in L2 together, 6-row tiles of C, the block's panels.
-/// A tile's A rows are read from L2 once and stay in L1 for all the block's panels; when they are spread out (A
-/// transposed: one cache line per depth step) they are first copied into a contiguous 6 × kc tile. Bias and ReLU
-/// are applied to a tile's rows of the N block right after its last K block, while they are in L1.
-private func gemmRowsPacked(_ rows: Range<Int>, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, rowStride: Int,
-                            depthStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                            overwrite: Bool, bias: UnsafePointer<Float>?, relu: Bool) {
-    guard !rows.isEmpty else { return }
-    let blocks = (k + 255) / 256
-    let kBlock = (k + blocks - 1) / blocks     // equal blocks: 288 stays one block, 600 → 3 × 200
-    let panels = (n + 15) / 16
-    let fullRows = rows.lowerBound + rows.count / 6 * 6
-    let epilogue = bias != nil || relu
-    // Per-thread, not withUnsafeTemporaryAllocation: past 1 KB that takes the heap, and a training step allocates nothing.
-    let aTile = ScratchBuffer.forCurrentThread(count: 6 * 256 + 6 * 16, slot: .tile), cTile = aTile + 6 * 256
-    var p0 = 0
-    while p0 < k {
-        let kc = min(kBlock, k - p0)
-        let store = overwrite && p0 == 0, last = p0 + kc == k
-        let panelsPerBlock = max(1, 49_152 / (kc * 16))    // ≈ 192 KB of B per N block
-        var q0 = 0
-        while q0 < panels {
-            let q1 = min(q0 + panelsPerBlock, panels)
-            let packA = depthStride != 1 && q1 - q0 >= 2
-            for i in stride(from: rows.lowerBound, to: fullRows, by: 6) {
-                var tileA = a + i * rowStride + p0 * depthStride, rs = rowStride, ds = depthStride
-                if packA {
-                    packRowTile(tileA, rs: rs, ds: ds, kc: kc, into: aTile)
-                    tileA = UnsafePointer(aTile); rs = 1; ds = 6
+/// The packed-B product, or the share of it one thread computes (`run(rows:panels:)`).
+private struct PackedJob {
+    let m, n, k: Int
+    let a: GEMMOperand
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let transB: Bool
+    /// op(B) already packed for all n columns; nil: each `run` packs the panels it multiplies, unless `inPlace`.
+    let packed: UnsafePointer<Float>?
+    /// B (not transposed) read in place: whole panels by the micro-kernel, the columns past them by the row kernel.
+    let inPlace: Bool
+    let c: GEMMResult
+    let kernels: GEMMKernels
+
+    var panels: Int { (n + kernels.nr - 1) / kernels.nr }
+
+    /// C[rows, panels' columns]: the driver's loops over K blocks, M blocks, panels and 6-row slivers.
+    func run(rows: Range<Int>, panels: Range<Int>) {
+        guard !rows.isEmpty, !panels.isEmpty else { return }
+        let nr = kernels.nr, mr = microTileRows
+        var panels = panels
+        if inPlace && panels.upperBound * nr > n {
+            // The partial last panel cannot be read in place (its padding columns do not exist): the row kernel.
+            panels = panels.lowerBound..<panels.upperBound - 1
+            let j0 = panels.upperBound * nr
+            for i in rows {
+                kernels.row(k, a.at(i, 0), a.depthStride, b + j0, ldb, c.base + i * c.ldc + j0, n - j0, c.alpha,
+                            c.overwrite)
+            }
+            if !c.epilogue.isEmpty { applyEpilogue(c.epilogue, rows: rows.count, columns: j0..<n, c: c.base + rows.lowerBound * c.ldc, ldc: c.ldc) }
+            guard !panels.isEmpty else { return }
+        }
+        // Panel q's row p: at panelBase + (q − panels.lowerBound)·panelStep + p·panelRowStride.
+        var panelBase: UnsafePointer<Float>, panelStep = k * nr, panelRowStride = nr
+        if inPlace {
+            panelBase = b + panels.lowerBound * nr
+            panelStep = nr
+            panelRowStride = ldb
+        } else if let packed {
+            panelBase = packed + panels.lowerBound * k * nr
+        } else {
+            let j0 = panels.lowerBound * nr, width = min(panels.upperBound * nr, n) - j0
+            let scratch = ScratchBuffer.forCurrentThread(count: packedBCount(k: k, n: width))
+            packB(transB: transB, k: k, n: width, b: transB ? b + j0 * ldb : b + j0, ldb: ldb, into: scratch,
+                  kernels: kernels)
+            panelBase = UnsafePointer(scratch)
+        }
+        let blocking = kernels.blocking
+        let kBlocks = max(1, (4 * k + 5 * blocking.kc - 1) / (5 * blocking.kc))
+        let kcMax = (k + kBlocks - 1) / kBlocks                // equal blocks: 600 → 3 × 200, not 512 + 88
+        let mcMax = min(blocking.mc, (rows.count + mr - 1) / mr * mr)
+        // Per-thread: the M block's packed slivers, then one micro-tile for edge tiles.
+        let aPack = ScratchBuffer.forCurrentThread(count: mcMax * kcMax + mr * nr, slot: .tile)
+        let edgeTile = aPack + mcMax * kcMax
+        // Packing A pays when its rows are spread out (op(A) = Aᵀ: one cache line per element) and a sliver is read
+        // by more than one panel. Rows contiguous in depth are read in place: six sequential streams cost the
+        // micro-kernel nothing, and packing them (a transposition) took 12 % of a VGG forward pass on Zen 4.
+        let packAll = a.depthStride != 1 && panels.count >= 2
+        let ldc = c.ldc
+        var p0 = 0
+        while p0 < k {
+            let kc = min(kcMax, k - p0)
+            let store = c.overwrite && p0 == 0, last = p0 + kc == k
+            var i0 = rows.lowerBound
+            while i0 < rows.upperBound {
+                let i1 = min(i0 + mcMax, rows.upperBound)
+                let sliverCount = (i1 - i0 + mr - 1) / mr
+                let fullSlivers = (i1 - i0) / mr
+                // Slivers read in place have rs/ds of A; packed ones (all, or just a partial last one) 1 and 6.
+                if packAll {
+                    for s in 0..<sliverCount {
+                        packSliver(a, rows: i0 + s * mr..<min(i0 + (s + 1) * mr, i1), p0: p0, kc: kc,
+                                   into: aPack + s * mr * kc)
+                    }
+                } else if fullSlivers < sliverCount {
+                    packSliver(a, rows: i0 + fullSlivers * mr..<i1, p0: p0, kc: kc, into: aPack + fullSlivers * mr * kc)
                 }
-                for q in q0..<q1 {
-                    let j = q * 16, width = min(16, n - j)
-                    let panel = b + q * k * 16 + p0 * 16, tileC = c + i * ldc + j
-                    if width == 16 {
-                        kernel6x16(kc, tileA, rs, ds, panel, 16, tileC, ldc, alpha, store)
-                    } else {
-                        // The last, narrower panel is computed whole (its padding columns are zero) into a scratch
-                        // tile; only its real columns reach C.
-                        kernel6x16(kc, tileA, rs, ds, panel, 16, cTile, 16, alpha, true)
-                        for r in 0..<6 {
-                            let dst = tileC + r * ldc, src = cTile + r * 16
-                            if store {
-                                for t in 0..<width { dst[t] = src[t] }
-                            } else {
-                                for t in 0..<width { dst[t] += src[t] }
+                for q in panels {
+                    let panel = panelBase + (q - panels.lowerBound) * panelStep + p0 * panelRowStride
+                    let j = q * nr, width = min(nr, n - j)
+                    for s in 0..<sliverCount {
+                        let i = i0 + s * mr, height = min(mr, i1 - i)
+                        let inPlace = !packAll && s < fullSlivers
+                        let sliver = inPlace ? a.at(i, p0) : UnsafePointer(aPack + s * mr * kc)
+                        let rs = inPlace ? a.rowStride : 1, ds = inPlace ? a.depthStride : mr
+                        let tile = c.base + i * ldc + j
+                        if width == nr && height == mr {
+                            // The tile's last K block also applies the epilogue as it stores.
+                            kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, tile, ldc, c.alpha, store,
+                                          last ? c.epilogue.bias.map { $0 + j } : nil, last && c.epilogue.relu)
+                        } else {
+                            // An edge tile is computed whole (padding rows and columns are zeros) into scratch;
+                            // only its real part reaches C, and then the epilogue.
+                            kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, edgeTile, nr, c.alpha, true,
+                                          nil, false)
+                            for r in 0..<height {
+                                let dst = tile + r * ldc, src = edgeTile + r * nr
+                                if store {
+                                    for t in 0..<width { dst[t] = src[t] }
+                                } else {
+                                    for t in 0..<width { dst[t] += src[t] }
+                                }
+                            }
+                            if last && !c.epilogue.isEmpty {
+                                applyEpilogue(c.epilogue, rows: height, columns: j..<j + width, c: c.base + i * ldc,
+                                              ldc: ldc)
                             }
                         }
                     }
                 }
-                // Bias and ReLU over the tile's rows of this N block, once its last K block is in (still in L1).
-                if last && epilogue {
-                    let j0 = q0 * 16
-                    applyEpilogue(0..<6, n: min(q1 * 16, n) - j0, c: c + i * ldc + j0, ldc: ldc,
-                                  bias: bias.map { $0 + j0 }, relu: relu)
-                }
+                i0 = i1
             }
-            for r in fullRows..<rows.upperBound {
-                for q in q0..<q1 {
-                    let j = q * 16, width = min(16, n - j)
-                    kernelRow(kc, a + r * rowStride + p0 * depthStride, depthStride, b + q * k * 16 + p0 * 16, 16,
-                              c + r * ldc + j, columns: 0..<width, alpha, store)
-                }
-                if last && epilogue {
-                    let j0 = q0 * 16
-                    applyEpilogue(0..<1, n: min(q1 * 16, n) - j0, c: c + r * ldc + j0, ldc: ldc,
-                                  bias: bias.map { $0 + j0 }, relu: relu)
-                }
-            }
-            q0 = q1
+            p0 += kc
         }
-        p0 += kc
     }
 }
 
-/// Copies the 6 × kc block of A whose element (r, p) is `src[r · rs + p · ds]` into `dst[p · 6 + r]`.
+/// Copies rows `rows` (at most 6) × depths p0..<p0+kc of op(A) into `dst` as a sliver: dst[p · 6 + r], rows past
+/// the end zero.
 @inline(__always)
-private func packRowTile(_ src: UnsafePointer<Float>, rs: Int, ds: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
-    if rs == 1 {
-        // A transposed: the tile's 6 values at each depth are contiguous; two vector moves instead of six.
+private func packSliver(_ a: GEMMOperand, rows: Range<Int>, p0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
+    let mr = microTileRows, height = rows.count
+    if height < mr { dst.initialize(repeating: 0, count: mr * kc) }
+    let src = a.at(rows.lowerBound, p0)
+    if a.rowStride == 1 && height == mr {
+        // op(A) = Aᵀ: the sliver's 6 values at each depth are contiguous; two vector moves instead of six.
         for p in 0..<kc {
-            let s = UnsafeRawPointer(src + p * ds), d = UnsafeMutableRawPointer(dst + p * 6)
+            let s = UnsafeRawPointer(src + p * a.depthStride), d = UnsafeMutableRawPointer(dst + p * mr)
             d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
             (d + 16).storeBytes(of: (s + 16).loadUnaligned(as: SIMD2<Float>.self), as: SIMD2<Float>.self)
         }
+    } else if a.depthStride == 1 {
+        // A's rows are contiguous in depth: read each row once, write down the sliver's column.
+        for r in 0..<height {
+            let s = src + r * a.rowStride
+            for p in 0..<kc { dst[p * mr + r] = s[p] }
+        }
     } else {
         for p in 0..<kc {
-            let s = src + p * ds, d = dst + p * 6
-            for r in 0..<6 { d[r] = s[r * rs] }
+            let s = src + p * a.depthStride, d = dst + p * mr
+            for r in 0..<height { d[r] = s[r * a.rowStride] }
         }
     }
 }
 
-/// Packs op(B) (k × n; B itself is n × k when `transB`) into `dst` (`packedBCount` floats) as 16-column panels:
-/// panel q holds columns 16q..<16q+16 as k rows of 16 contiguous floats, zeros past column n, so the micro-kernel
-/// reads B sequentially whatever its leading dimension or transpose. Pass the result as `gemm(packedB:)`.
-public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+/// `packB` with the active threads sharing the panels when B is big (a VGG layer's kernel is 9 MB: packing it on
+/// one thread while the other waited cost 5 % of a forward pass).
+private func packBShared(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
+                         into dst: UnsafeMutablePointer<Float>, kernels: GEMMKernels) {
+    let panels = (n + kernels.nr - 1) / kernels.nr
+    guard engineThreadCount > 1 && k * n >= 1 << 18 && panels >= 2 else {
+        return packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: dst, kernels: kernels)
+    }
+    let job = (transB, k, n, b, ldb, dst, kernels)
+    parallelFor(panels, minChunk: 1, context: job) { context, lo, hi in
+        let (transB, k, n, b, ldb, dst, kernels) = context.assumingMemoryBound(
+            to: (Bool, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, GEMMKernels).self).pointee
+        let j0 = lo * kernels.nr, width = min(hi * kernels.nr, n) - j0
+        packB(transB: transB, k: k, n: width, b: transB ? b + j0 * ldb : b + j0, ldb: ldb, into: dst + lo * k * kernels.nr,
+              kernels: kernels)
+    }
+}
+
+private func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>,
+                   kernels: GEMMKernels) {
+    let nr = kernels.nr
     var j = 0, panel = dst
     while j < n {
-        let width = min(16, n - j)
-        if width < 16 { panel.initialize(repeating: 0, count: 16 * k) }
+        let width = min(nr, n - j)
+        if width < nr { panel.initialize(repeating: 0, count: nr * k) }
         if transB {
             // op(B)[p, j] = b[j * ldb + p]: read B's rows (contiguous in p), write down the panel's column.
             for q in 0..<width {
                 let src = b + (j + q) * ldb
-                for p in 0..<k { panel[p * 16 + q] = src[p] }
+                for p in 0..<k { panel[p * nr + q] = src[p] }
             }
         } else {
             for p in 0..<k {
-                let src = b + p * ldb + j, row = panel + p * 16
-                if width == 16 {
-                    UnsafeMutableRawPointer(row).storeBytes(of: load8(src), as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(row + 8).storeBytes(of: load8(src + 8), as: SIMD8<Float>.self)
+                let src = b + p * ldb + j, row = panel + p * nr
+                if width == nr {
+                    var t = 0
+                    while t < nr {
+                        UnsafeMutableRawPointer(row + t).storeBytes(
+                            of: UnsafeRawPointer(src + t).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        t += 8
+                    }
                 } else {
                     for q in 0..<width { row[q] = src[q] }
                 }
             }
         }
-        j += 16
-        panel += 16 * k
+        j += nr
+        panel += nr * k
     }
 }
 
-/// The rectangle `rows` × `columns` of C in AVX2 tiles: 6×16 where they fit, then one row at a time.
-@inline(__always)
-private func avx2Tiles(_ block: KBlock, rows: Range<Int>, columns: Range<Int>) {
-    guard !rows.isEmpty, !columns.isEmpty else { return }
-    let fullRows = rows.lowerBound + rows.count / 6 * 6
-    var j = columns.lowerBound
-    while j + 16 <= columns.upperBound {
-        for i in stride(from: rows.lowerBound, to: fullRows, by: 6) { block.tile(i, j, kernel6x16) }
-        j += 16
-    }
-    for r in rows {
-        let from = r < fullRows ? j : columns.lowerBound
-        if from < columns.upperBound {
-            kernelRow(block.kc, block.a + r * block.rs, block.ds, block.b, block.ldb, block.c + r * block.ldc,
-                      columns: from..<columns.upperBound, block.alpha, block.store)
-        }
-    }
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func addStore8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ alpha: Float, _ store: Bool) {
-    let raw = UnsafeMutableRawPointer(p)
-    let result = store ? v * alpha : raw.loadUnaligned(as: SIMD8<Float>.self) + v * alpha
-    raw.storeBytes(of: result, as: SIMD8<Float>.self)
-}
-
-/// C[6×16] += alpha · A[6×kc] · B[kc×16]; 12 accumulators stay in registers for the whole K loop.
+/// C[0..<rows, columns] += bias (per column), then max(0, ·) when `relu`. The branches are decided once per call,
+/// not per element, so each case is a plain SIMD loop.
 @inline(never)
-private func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
-                        _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool) {
-    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-    var pa = a, pb = b
-    for _ in 0..<kc {
-        let b0 = load8(pb), b1 = load8(pb + 8)
-        var s = SIMD8<Float>(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-        s = SIMD8<Float>(repeating: pa[rs]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-        s = SIMD8<Float>(repeating: pa[2 * rs]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-        s = SIMD8<Float>(repeating: pa[3 * rs]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-        s = SIMD8<Float>(repeating: pa[4 * rs]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-        s = SIMD8<Float>(repeating: pa[5 * rs]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-        pa += ds
-        pb += ldb
-    }
-    addStore8(c, c00, alpha, store); addStore8(c + 8, c01, alpha, store)
-    addStore8(c + ldc, c10, alpha, store); addStore8(c + ldc + 8, c11, alpha, store)
-    addStore8(c + 2 * ldc, c20, alpha, store); addStore8(c + 2 * ldc + 8, c21, alpha, store)
-    addStore8(c + 3 * ldc, c30, alpha, store); addStore8(c + 3 * ldc + 8, c31, alpha, store)
-    addStore8(c + 4 * ldc, c40, alpha, store); addStore8(c + 4 * ldc + 8, c41, alpha, store)
-    addStore8(c + 5 * ldc, c50, alpha, store); addStore8(c + 5 * ldc + 8, c51, alpha, store)
-}
-
-/// One row of C over `columns`: 8 columns per vector, then scalars. Four accumulators take alternate depth
-/// indices, so consecutive FMAs do not wait on each other (one chain would run at a quarter of the FMA rate).
-@inline(never)
-private func kernelRow(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-                       _ c: UnsafeMutablePointer<Float>, columns: Range<Int>, _ alpha: Float, _ store: Bool) {
-    var j = columns.lowerBound
-    // 64 columns at a time first (a matrix-vector product: a Dense layer on one sample): 256 contiguous bytes of
-    // each B row per depth step, so B streams through once in whole cache lines; eight accumulators.
-    while j + 64 <= columns.upperBound {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        var acc4 = SIMD8<Float>(), acc5 = SIMD8<Float>(), acc6 = SIMD8<Float>(), acc7 = SIMD8<Float>()
-        var pa = a, pb = b + j
-        for _ in 0..<kc {
-            let s = SIMD8<Float>(repeating: pa[0])
-            acc0.addProduct(s, load8(pb)); acc1.addProduct(s, load8(pb + 8))
-            acc2.addProduct(s, load8(pb + 16)); acc3.addProduct(s, load8(pb + 24))
-            acc4.addProduct(s, load8(pb + 32)); acc5.addProduct(s, load8(pb + 40))
-            acc6.addProduct(s, load8(pb + 48)); acc7.addProduct(s, load8(pb + 56))
-            pa += ds
-            pb += ldb
-        }
-        addStore8(c + j, acc0, alpha, store); addStore8(c + j + 8, acc1, alpha, store)
-        addStore8(c + j + 16, acc2, alpha, store); addStore8(c + j + 24, acc3, alpha, store)
-        addStore8(c + j + 32, acc4, alpha, store); addStore8(c + j + 40, acc5, alpha, store)
-        addStore8(c + j + 48, acc6, alpha, store); addStore8(c + j + 56, acc7, alpha, store)
-        j += 64
-    }
-    while j + 8 <= columns.upperBound {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        var pa = a, pb = b + j
-        var p = 0
-        while p + 4 <= kc {
-            acc0.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
-            acc1.addProduct(SIMD8<Float>(repeating: pa[ds]), load8(pb + ldb))
-            acc2.addProduct(SIMD8<Float>(repeating: pa[2 * ds]), load8(pb + 2 * ldb))
-            acc3.addProduct(SIMD8<Float>(repeating: pa[3 * ds]), load8(pb + 3 * ldb))
-            pa += 4 * ds
-            pb += 4 * ldb
-            p += 4
-        }
-        while p < kc {
-            acc0.addProduct(SIMD8<Float>(repeating: pa[0]), load8(pb))
-            pa += ds
-            pb += ldb
-            p += 1
-        }
-        addStore8(c + j, (acc0 + acc1) + (acc2 + acc3), alpha, store)
-        j += 8
-    }
-    while j < columns.upperBound {
-        var acc: Float = 0
-        var pa = a, pb = b + j
-        for _ in 0..<kc {
-            acc = acc.addingProduct(pa[0], pb[0])
-            pa += ds
-            pb += ldb
-        }
-        c[j] = store ? alpha * acc : c[j] + alpha * acc
-        j += 1
-    }
-}
-
-/// C[rows] += bias (per column), then max(0, ·) when `relu`. The branches are decided once per call, not per
-/// element, so each case is a plain SIMD loop.
-@inline(never)
-private func applyEpilogue(_ rows: Range<Int>, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                           bias: UnsafePointer<Float>?, relu: Bool) {
+func applyEpilogue(_ e: GEMMEpilogue, rows: Int, columns: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let c = c + columns.lowerBound, n = columns.count, bias = e.bias.map { $0 + columns.lowerBound }
     if let bias {
-        if relu { epilogueLoop(rows, n, c, ldc, bias, relu: true) } else { epilogueLoop(rows, n, c, ldc, bias, relu: false) }
-    } else if relu {
+        if e.relu { epilogueLoop(rows, n, c, ldc, bias, relu: true) } else { epilogueLoop(rows, n, c, ldc, bias, relu: false) }
+    } else if e.relu {
         epilogueLoop(rows, n, c, ldc, nil, relu: true)
     }
 }
 
 @inline(__always)
-private func epilogueLoop(_ rows: Range<Int>, _ n: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+private func epilogueLoop(_ rows: Int, _ n: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                           _ bias: UnsafePointer<Float>?, relu: Bool) {
     let zero = SIMD8<Float>(repeating: 0)
-    for r in rows {
+    for r in 0..<rows {
         let row = c + r &* ldc
         var j = 0
         while j &+ 8 <= n {
@@ -476,42 +478,5 @@ private func epilogueLoop(_ rows: Range<Int>, _ n: Int, _ c: UnsafeMutablePointe
             row[j] = v
             j &+= 1
         }
-    }
-}
-
-/// Per-thread scratch that grows when needed and is reused, so steady-state work allocates nothing. Separate
-/// slots let nested users on one thread (a convolution's column chunk, then the GEMM it calls) keep their buffers.
-public enum ScratchBuffer {
-    public enum Slot: Int { case gemm = 0, columns, columnGrads, partialSums, tile }
-    private static let slotCount = 5
-
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { raw in
-            guard let raw else { return }
-            let header = raw.assumingMemoryBound(to: Int.self)
-            for slot in 0..<slotCount { free(UnsafeMutableRawPointer(bitPattern: header[2 * slot + 1])) }
-            free(raw)
-        }
-        return key
-    }()
-
-    /// A buffer of at least `count` floats owned by the calling thread.
-    public static func forCurrentThread(count: Int, slot: Slot = .gemm) -> UnsafeMutablePointer<Float> {
-        var header = pthread_getspecific(key)?.assumingMemoryBound(to: Int.self)
-        if header == nil {
-            let h = malloc(2 * slotCount * MemoryLayout<Int>.stride)!.assumingMemoryBound(to: Int.self)
-            h.initialize(repeating: 0, count: 2 * slotCount)
-            pthread_setspecific(key, h)
-            header = h
-        }
-        let capacity = header! + 2 * slot.rawValue, address = capacity + 1
-        if capacity.pointee < max(count, 1) {
-            free(UnsafeMutableRawPointer(bitPattern: address.pointee))
-            let p = allocateFloats(max(count, 1))
-            capacity.pointee = max(count, 1)
-            address.pointee = Int(bitPattern: p)
-        }
-        return UnsafeMutablePointer<Float>(bitPattern: address.pointee)!
     }
 }

@@ -214,3 +214,27 @@ public func avgPoolBackward(_ outputGrad: UnsafePointer<Float>, batch: Int, _ g:
         }
     }
 }
+
+/// Naive max pooling, the oracle for `maxPoolForward`: the largest in-bounds cell of every window, channel by
+/// channel (padding cells never win).
+public func maxPoolReference(_ input: UnsafePointer<Float>, batch: Int, _ g: WindowGeometry,
+                             output: UnsafeMutablePointer<Float>) {
+    let c = g.channels
+    for b in 0..<batch {
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                for ch in 0..<c {
+                    var peak = -Float.infinity
+                    for ky in 0..<g.kernelH {
+                        for kx in 0..<g.kernelW {
+                            let y = oy * g.strideH - g.padTop + ky, x = ox * g.strideW - g.padLeft + kx
+                            guard y >= 0, y < g.inH, x >= 0, x < g.inW else { continue }
+                            peak = max(peak, input[((b * g.inH + y) * g.inW + x) * c + ch])
+                        }
+                    }
+                    output[((b * g.outH + oy) * g.outW + ox) * c + ch] = peak
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+// The GEMM micro-kernels, written once for a vector of `KernelVector.scalarCount` floats and compiled twice: into
+// the engine (x86-64-v3, KernelVector = SIMD8: AVX2 ymm registers) and, through a symbolic link of this very file,
+// into the SwiftCNNAVX512 module (x86-64-v4, KernelVector = SIMD16: zmm registers). So the tests on an AVX2-only
+// machine run the same source as the AVX-512 path. Each module defines `KernelVector` and exports these as
+// named entry points (MicroKernelAVX2.swift, SwiftCNNAVX512/MicroKernelAVX512.swift).
+//
+// Tile: MR = 6 rows × NR = 2 vectors of C (6×16 on AVX2, 6×32 on AVX-512), 12 accumulators, two B vectors and one
+// broadcast in registers. A is read in place or from a packed sliver: element (r, p) at a[r · rs + p · ds]
+// (a packed sliver has rs = 1, ds = 6). B is a packed panel (kc rows of NR contiguous floats) or read in place.
+
+/// Rows of C in one micro-tile.
+let microTileRows = 6
+
+/// Columns of C in one micro-tile (and the width of a packed B panel).
+let microTileColumns = 2 * KernelVector.scalarCount
+
+@inline(__always)
+private func loadVector(_ p: UnsafePointer<Float>) -> KernelVector {
+    UnsafeRawPointer(p).loadUnaligned(as: KernelVector.self)
+}
+
+@inline(__always)
+private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ alpha: Float, _ store: Bool) {
+    let raw = UnsafeMutableRawPointer(p)
+    let result = store ? v * alpha : raw.loadUnaligned(as: KernelVector.self) + v * alpha
+    raw.storeBytes(of: result, as: KernelVector.self)
+}
+
+/// `storeVector`, then the epilogue: + bias (a vector of the tile's columns, zeros without bias), max(0, ·) when
+/// `relu`. The value is still in a register, so the epilogue costs no pass over C.
+@inline(__always)
+private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ alpha: Float, _ store: Bool,
+                         _ bias: KernelVector, _ relu: Bool) {
+    let raw = UnsafeMutableRawPointer(p)
+    var result = (store ? v * alpha : raw.loadUnaligned(as: KernelVector.self) + v * alpha) + bias
+    if relu { result = result.replacing(with: KernelVector(), where: result .< KernelVector()) }
+    raw.storeBytes(of: result, as: KernelVector.self)
+}
+
+/// C[6 × NR] = (store) or += alpha · A[6 × kc] · B[kc × NR], B's rows ldb apart (a packed panel: ldb = NR; B read
+/// in place: its row stride, for products with too few rows to repay packing); the 12 accumulators stay in
+/// registers for the whole depth loop. The driver passes the epilogue (`bias`: the tile's NR columns of it, or nil;
+/// `relu`) with a tile's last K block, and it is applied as the tile is stored.
+@inline(__always)
+func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                 _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    microKernel(runs: 1, runLength: kc, runStride: 0, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
+}
+
+/// The micro-kernel with the depth walked as `runs` runs of `runLength` elements, run t of row r starting at
+/// a + r · rs + t · runStride (ds = 1 within a run). A convolution's window over an NHWC image is kh runs of kw · c
+/// contiguous floats, one image row apart, so the kernel reads the patches in place: no im2col. One run is a GEMM.
+@inline(__always)
+func microKernel(runs: Int, runLength: Int, runStride: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int,
+                 _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float,
+                 _ store: Bool, _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    let w = KernelVector.scalarCount
+    var c00 = KernelVector(), c01 = KernelVector(), c10 = KernelVector(), c11 = KernelVector()
+    var c20 = KernelVector(), c21 = KernelVector(), c30 = KernelVector(), c31 = KernelVector()
+    var c40 = KernelVector(), c41 = KernelVector(), c50 = KernelVector(), c51 = KernelVector()
+    var pb = b
+    for t in 0..<runs {
+        var pa = a + t &* runStride
+        for _ in 0..<runLength {
+            let b0 = loadVector(pb), b1 = loadVector(pb + w)
+            var s = KernelVector(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = KernelVector(repeating: pa[rs]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = KernelVector(repeating: pa[2 &* rs]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = KernelVector(repeating: pa[3 &* rs]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = KernelVector(repeating: pa[4 &* rs]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = KernelVector(repeating: pa[5 &* rs]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            pa += ds
+            pb += ldb
+        }
+    }
+    if bias == nil && !relu {
+        var pc = c
+        storeVector(pc, c00, alpha, store); storeVector(pc + w, c01, alpha, store); pc += ldc
+        storeVector(pc, c10, alpha, store); storeVector(pc + w, c11, alpha, store); pc += ldc
+        storeVector(pc, c20, alpha, store); storeVector(pc + w, c21, alpha, store); pc += ldc
+        storeVector(pc, c30, alpha, store); storeVector(pc + w, c31, alpha, store); pc += ldc
+        storeVector(pc, c40, alpha, store); storeVector(pc + w, c41, alpha, store); pc += ldc
+        storeVector(pc, c50, alpha, store); storeVector(pc + w, c51, alpha, store)
+        return
+    }
+    let bias0 = bias.map { loadVector($0) } ?? KernelVector(), bias1 = bias.map { loadVector($0 + w) } ?? KernelVector()
+    var pc = c
+    storeVector(pc, c00, alpha, store, bias0, relu); storeVector(pc + w, c01, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c10, alpha, store, bias0, relu); storeVector(pc + w, c11, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c20, alpha, store, bias0, relu); storeVector(pc + w, c21, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c30, alpha, store, bias0, relu); storeVector(pc + w, c31, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c40, alpha, store, bias0, relu); storeVector(pc + w, c41, alpha, store, bias1, relu); pc += ldc
+    storeVector(pc, c50, alpha, store, bias0, relu); storeVector(pc + w, c51, alpha, store, bias1, relu)
+}
+
+/// One row of C over `n` columns, B read in place (row p at b + p · ldb): the matrix–vector product of a Dense
+/// layer on one sample. Eight vectors of columns per pass, so each depth step reads whole cache lines of B and B
+/// streams through once; then one vector at a time with four accumulators over alternate depths; then scalars.
+@inline(__always)
+func rowKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ ds: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+               _ c: UnsafeMutablePointer<Float>, _ n: Int, _ alpha: Float, _ store: Bool) {
+    let w = KernelVector.scalarCount
+    var j = 0
+    while j + 8 * w <= n {
+        var acc0 = KernelVector(), acc1 = KernelVector(), acc2 = KernelVector(), acc3 = KernelVector()
+        var acc4 = KernelVector(), acc5 = KernelVector(), acc6 = KernelVector(), acc7 = KernelVector()
+        var pa = a, pb = b + j
+        for _ in 0..<kc {
+            let s = KernelVector(repeating: pa[0])
+            acc0.addProduct(s, loadVector(pb)); acc1.addProduct(s, loadVector(pb + w))
+            acc2.addProduct(s, loadVector(pb + 2 * w)); acc3.addProduct(s, loadVector(pb + 3 * w))
+            acc4.addProduct(s, loadVector(pb + 4 * w)); acc5.addProduct(s, loadVector(pb + 5 * w))
+            acc6.addProduct(s, loadVector(pb + 6 * w)); acc7.addProduct(s, loadVector(pb + 7 * w))
+            pa += ds
+            pb += ldb
+        }
+        storeVector(c + j, acc0, alpha, store); storeVector(c + j + w, acc1, alpha, store)
+        storeVector(c + j + 2 * w, acc2, alpha, store); storeVector(c + j + 3 * w, acc3, alpha, store)
+        storeVector(c + j + 4 * w, acc4, alpha, store); storeVector(c + j + 5 * w, acc5, alpha, store)
+        storeVector(c + j + 6 * w, acc6, alpha, store); storeVector(c + j + 7 * w, acc7, alpha, store)
+        j += 8 * w
+    }
+    while j + w <= n {
+        var acc0 = KernelVector(), acc1 = KernelVector(), acc2 = KernelVector(), acc3 = KernelVector()
+        var pa = a, pb = b + j
+        var p = 0
+        while p + 4 <= kc {
+            acc0.addProduct(KernelVector(repeating: pa[0]), loadVector(pb))
+            acc1.addProduct(KernelVector(repeating: pa[ds]), loadVector(pb + ldb))
+            acc2.addProduct(KernelVector(repeating: pa[2 * ds]), loadVector(pb + 2 * ldb))
+            acc3.addProduct(KernelVector(repeating: pa[3 * ds]), loadVector(pb + 3 * ldb))
+            pa += 4 * ds
+            pb += 4 * ldb
+            p += 4
+        }
+        while p < kc {
+            acc0.addProduct(KernelVector(repeating: pa[0]), loadVector(pb))
+            pa += ds
+            pb += ldb
+            p += 1
+        }
+        storeVector(c + j, (acc0 + acc1) + (acc2 + acc3), alpha, store)
+        j += w
+    }
+    while j < n {
+        var acc: Float = 0
+        var pa = a, pb = b + j
+        for _ in 0..<kc {
+            acc = acc.addingProduct(pa[0], pb[0])
+            pa += ds
+            pb += ldb
+        }
+        c[j] = store ? alpha * acc : c[j] + alpha * acc
+        j += 1
+    }
+}
