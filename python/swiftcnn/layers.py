@@ -248,6 +248,12 @@ class InputLayer(Layer):
 
     is_input = True
 
+    def get_weights(self):
+        return []      # (the engine node of a nested model's input is the outer layer feeding it)
+
+    def count_params(self):
+        return 0
+
     def get_config(self):
         return {"name": self.name, "shape": self.shape}
 

@@ -118,6 +118,10 @@ class Model:
         raise ValueError(f"Model '{self.name}' now lives inside a model built around it (its layers and weights are "
                          "there); run that model, or build a new model from these layers")
 
+    def _materialize(self):
+        """Builds an engine graph that is still deferred (a Sequential's). Weights are read through the graph that
+        holds each layer, so a model nested inside another needs no graph of its own for them."""
+
     @property
     def own_graph(self):
         """The engine graph this model built (None when it reads another model's graph)."""
@@ -226,7 +230,7 @@ class Model:
 
     # ---------- weights ----------
     def get_weights(self):
-        self.graph   # builds a deferred graph
+        self._materialize()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
@@ -238,7 +242,7 @@ class Model:
     def _checked_weights(self, weights):
         """(layer, float32 arrays) for every layer with weights, nested models flattened; raises before anything
         is written."""
-        self.graph
+        self._materialize()
         expected = sum(len(layer.get_weights()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a weight list of length "
@@ -256,7 +260,7 @@ class Model:
     def count_params(self):
         if not self.layers:
             self._require_built("count_params")
-        self.graph
+        self._materialize()
         return sum(layer.count_params() for layer in self.layers)
 
     @property

@@ -95,6 +95,9 @@ class Sequential(Model):
         self._build_if_stale()
         return super().graph
 
+    def _materialize(self):
+        self._build_if_stale()
+
     @property
     def layers(self):
         return list(self._stack)
