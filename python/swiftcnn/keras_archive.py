@@ -5,6 +5,7 @@ import datetime
 import io
 import json
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def read_archive(path):
                                  f"({', '.join(sorted(names))}); expected model.weights.h5")
             config = json.loads(z.read("config.json"))
             weights = z.read("model.weights.h5")
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, zlib.error) as e:
         raise ValueError(f"{path} is not a valid .keras file (truncated or corrupted zip: {e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: config.json is not valid JSON ({e})") from None

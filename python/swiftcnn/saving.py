@@ -135,28 +135,43 @@ def _compile_from(model, config, path):
     return True
 
 
+# What h5py and the rebuilt model raise on a damaged file that still opens (h5py reports damaged objects as
+# KeyError or RuntimeError): reported as the file's fault.
+_DAMAGED = (KeyError, RuntimeError, TypeError, IndexError, AttributeError, OverflowError)
+
+
+def _damaged(path, e):
+    return ValueError(f"{path} is corrupted or not a model file Keras wrote ({type(e).__name__}: {e})")
+
+
 def _load_keras_archive(path, compile):
     entry, compile_config, f = keras_archive.read_archive(path)
     with f:
-        model = _build_keras_model(entry, path)
-        values = keras_weights.read_weights_tree(f, model, path)
-        for layer, arrays in values.items():
-            layer.set_weights(arrays)
-        if compile and _compile_from(model, compile_config, path):
-            variables = keras_archive.optimizer_values(f)
-            if variables is not None and not keras_weights.set_optimizer_variables(model, variables, path):
-                warnings.warn(f"{path}: the optimizer variables in the file do not fit the model's optimizer; "
-                              "training starts with a fresh optimizer state", stacklevel=3)
+        try:
+            model = _build_keras_model(entry, path)
+            values = keras_weights.read_weights_tree(f, model, path)
+            for layer, arrays in values.items():
+                layer.set_weights(arrays)
+            if compile and _compile_from(model, compile_config, path):
+                variables = keras_archive.optimizer_values(f)
+                if variables is not None and not keras_weights.set_optimizer_variables(model, variables, path):
+                    warnings.warn(f"{path}: the optimizer variables in the file do not fit the model's optimizer; "
+                                  "training starts with a fresh optimizer state", stacklevel=3)
+        except _DAMAGED as e:
+            raise _damaged(path, e) from None
     return model
 
 
 def _load_keras_h5(path, compile):
-    entry, training_config, weights = keras_h5.read_h5(path)
-    model = _build_keras_model(entry, path)
-    for layer, arrays in keras_h5.set_legacy_weights(model, weights, path).items():
-        layer.set_weights(arrays)
-    if compile:
-        _compile_from(model, training_config, path)
+    try:
+        entry, training_config, weights = keras_h5.read_h5(path)
+        model = _build_keras_model(entry, path)
+        for layer, arrays in keras_h5.set_legacy_weights(model, weights, path).items():
+            layer.set_weights(arrays)
+        if compile:
+            _compile_from(model, training_config, path)
+    except _DAMAGED as e:
+        raise _damaged(path, e) from None
     return model
 
 
@@ -175,7 +190,11 @@ def load_weights(model, path):
     path = os.fspath(path)
     graph = model.graph     # raises unless built
     if leading_bytes(path) == HDF5_MAGIC:
-        model.set_weights(keras_weights.read_keras_weights_file(model, path))
+        try:
+            weights = keras_weights.read_keras_weights_file(model, path)
+        except _DAMAGED as e:
+            raise _damaged(path, e) from None
+        model.set_weights(weights)
     elif graph is model.own_graph:
         graph.engine.load(path, False)
     else:

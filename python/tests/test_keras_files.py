@@ -5,6 +5,7 @@ Keras 3 and tf.keras 2.x (python/tests/data) load; unsupported, truncated and fo
 import json
 import os
 import stat
+import warnings
 import subprocess
 import sys
 import zipfile
@@ -304,3 +305,30 @@ def test_keras_layer_order_and_weight_file_names_match_keras(tmp_path):
     fresh.load_weights(str(tmp_path / "w.weights.h5"))
     x, _ = data(shape=(8, 8, 2))
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x), atol=TOL)
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_damaged_files_raise_only_value_or_os_errors(tmp_path, ext):
+    """Bit flips and truncations anywhere in a Keras file: loading succeeds or raises ValueError / OSError (h5py's
+    KeyError / RuntimeError and zlib's errors on damaged content are reported as the file's fault)."""
+    model = sequential()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    good = tmp_path / ("good" + ext)
+    model.save(str(good))
+    content = good.read_bytes()
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        damaged = bytearray(content)
+        if i % 3 == 0:
+            damaged = damaged[:int(rng.integers(len(damaged)))]
+        else:
+            for _ in range(1 if i % 3 == 1 else 20):
+                damaged[int(rng.integers(len(damaged)))] ^= 1 << int(rng.integers(8))
+        path = tmp_path / ("damaged" + ext)
+        path.write_bytes(bytes(damaged))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                models.load_model(str(path))
+        except (ValueError, OSError):
+            pass
