@@ -32,13 +32,14 @@ test: build swift-test pytest fuzz-slice
 # Reliability (README "Reliability"). The slice: Hypothesis over the Python API, then file mutations (signals and
 # hangs fail; exceptions outside ValueError/OSError from the model-file reader are counted, see README).
 fuzz-slice: build
-	$(PYTHON) fuzz/api_fuzz.py --seconds 35
-	$(PYTHON) fuzz/file_fuzz.py --seconds 20 --crashes-only
+	$(PYTHON) fuzz/api_fuzz.py --seconds 35 --known fuzz/known_failures.txt
+	$(PYTHON) fuzz/file_fuzz.py --seconds 20
 
 # The full campaign, bounded: 100,000 API operations, 20,000 file inputs, 1,000,000 libFuzzer executions.
 fuzz: build
 	$(PYTHON) fuzz/api_fuzz.py --operations 100000
-	$(PYTHON) fuzz/file_fuzz.py --inputs 20000 --crashes-only
+	$(PYTHON) fuzz/file_fuzz.py --inputs 20000
+	$(PYTHON) fuzz/kill_saves.py --kills 100
 	bash fuzz/build_libfuzzer.sh
 	RUNS=500000 bash fuzz/run_libfuzzer.sh
 

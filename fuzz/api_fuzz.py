@@ -197,7 +197,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--operations", type=int, default=None, help="stop after this many operations")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--known", default=None,
+                        help="file of open findings (exception name, tab, text of the operation): counted, not failed")
     args = parser.parse_args()
+    known = []
+    if args.known:
+        with open(args.known) as f:
+            known = [tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip() and not line.startswith("#")]
     if args.seconds is None and args.operations is None:
         args.seconds = 60
     worker = Worker()
@@ -235,8 +241,11 @@ def main():
                 continue
             name = answer.split(":")[0]
             outcomes[name] += 1
-            if name != "ok" and name not in DOCUMENTED and not any(name.endswith(d) for d in ("Error",) if False):
-                failures.append((describe(op), "undocumented exception: " + answer))
+            if name != "ok" and name not in DOCUMENTED:
+                if any(name == k[0] and k[1] in repr(op) for k in known):
+                    stats["known open findings"] += 1
+                else:
+                    failures.append((describe(op), "undocumented exception: " + answer))
 
     import random
     random.seed(args.seed)
@@ -250,7 +259,10 @@ def main():
     elapsed = time.monotonic() - start
     print(f"API fuzz: {stats['operations']} operations in {elapsed:.0f} s "
           f"({stats['operations'] / max(elapsed, 1e-9):.0f}/s), {len(failures)} failures")
-    print("  by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items()) if k != "operations"))
+    print("  by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())
+                                    if k not in ("operations", "known open findings")))
+    if stats["known open findings"]:
+        print(f"  known open findings (listed in {args.known}, not failed): {stats['known open findings']}")
     print("  seconds in the child by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.most_common()))
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
     seen = set()

@@ -108,7 +108,11 @@ def main():
             run(op)
             answer = "ok"
         except BaseException as e:   # the parent judges the type
-            answer = type(e).__name__ + ": " + str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            # A subclass (UFuncTypeError, FileNotFoundError, ...) is reported as the documented type it is.
+            documented = (ValueError, TypeError, KeyError, RuntimeError, OSError, MemoryError, OverflowError)
+            name = next((t.__name__ for t in documented if isinstance(e, t)), type(e).__name__)
+            text = (str(e).splitlines() or [""])[0][:200]
+            answer = f"{name}: {type(e).__name__}: {text}"
         data = answer.encode()
         stdout.write(struct.pack("<I", len(data)) + data)
         stdout.flush()

@@ -69,7 +69,9 @@ for bad in (lambda: models.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(2*
         bad()
     except (ValueError, MemoryError):
         pass
-print("workload done")
+maps = open("/proc/self/maps").read()
+assert "libclang_rt.asan" in maps and os.path.dirname(swiftcnn.__file__) + "/libswiftcnn.so" in maps, "not the ASan build"
+print("workload done on", [l.split()[-1] for l in maps.splitlines() if "libswiftcnn" in l][0])
 '''
 
 

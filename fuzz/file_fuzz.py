@@ -108,7 +108,7 @@ def split(data):
     return data[20:20 + length], data[20 + length:-4]
 
 
-def assemble(header, body, version=1, length=None, crc=True):
+def assemble(header, body, version=2, length=None, crc=True):
     out = MAGIC + struct.pack("<IQ", version, len(header) if length is None else length) + header + body
     return out + struct.pack("<I", zlib.crc32(out) if crc else 0)
 
@@ -158,20 +158,34 @@ def mutate_json(obj, rng):
 
 
 def mutants(seed_files, rng):
-    """Yields (loader kind, bytes, mutation name), forever: every truncation first, then random mutations."""
+    """Yields (loader kind, bytes, mutation name), forever: the fixed mutations (every truncation, crafted fields)
+    alternating with random ones, so that a short run sees both kinds; then random ones only."""
+    fixed, random_ones = fixed_mutants(seed_files), random_mutants(seed_files, rng)
+    for item in fixed:
+        yield item
+        yield next(random_ones)
+    yield from random_ones
+
+
+def fixed_mutants(seed_files):
     formats = [(0, seed_files[0]), (1, seed_files[1]), (2, seed_files[2]), (2, seed_files[3])]
     for kind, data in formats:
         for n in range(len(data)):
             yield kind, data[:n], "truncation"
     for kind, data in formats[:2]:
         header, body = split(data)
+        version = struct.unpack("<I", data[8:12])[0]
         for length in (2**63, 2**63 - 1, 2**64 - 1, len(data), len(data) + 1, 2**32, 0):
-            yield kind, assemble(header, body, length=length), "crafted length"
-        for version in (0, 2, 2**32 - 1):
-            yield kind, assemble(header, body, version=version), "crafted version"
+            yield kind, assemble(header, body, version=version, length=length), "crafted length"
+        for crafted in (0, 1, 2, 3, 2**32 - 1):
+            yield kind, assemble(header, body, version=crafted), "crafted version"
         yield kind, data[:-4] + b"\0\0\0\0", "wrong crc"
         for target in ("/dev/zero", "/dev/null", "/proc/self/mem"):
             yield kind, target.encode(), "device path as content"
+
+
+def random_mutants(seed_files, rng):
+    formats = [(0, seed_files[0]), (1, seed_files[1]), (2, seed_files[2]), (2, seed_files[3])]
     while True:
         kind, data = rng.choice(formats)
         choice = rng.random()
@@ -195,7 +209,7 @@ def mutants(seed_files, rng):
                 text = text.replace("{", '{"kind": "model", ', 1)
             if rng.random() < 0.2:   # body cut or extended to match a mutated shape, or not
                 body = body[:rng.randrange(len(body) + 1)] if rng.random() < 0.5 else body + bytes(rng.randrange(64))
-            yield kind, assemble(text.encode(), body), "json mutation, crc fixed"
+            yield kind, assemble(text.encode(), body, version=struct.unpack("<I", data[8:12])[0]), "json mutation, crc fixed"
 
 
 class Worker:

@@ -489,7 +489,7 @@ class ZeroPadding2D(Layer):
                 p = (t, b, l, r)
             if len(p) != 4 or any(int(v) < 0 for v in p):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             raise ValueError(f"ZeroPadding2D: `padding` should be an int, a tuple of 2 ints or a tuple of 2 tuples "
                              f"of 2 ints, all >= 0. Received: padding={padding!r}") from None
         self.padding = tuple(int(v) for v in p)

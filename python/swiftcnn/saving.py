@@ -97,12 +97,18 @@ def load_model(path, compile=True):
     header = json.loads(_native.read_file_header(path))
     if header.get("kind") != "model":
         raise ValueError(f"{path} holds only weights; build the model and call model.load_weights(path)")
-    model = deserialize(header["model"])
-    info = header.get("compile")
+    try:
+        model = deserialize(header["model"])
+        info = header.get("compile")
+        if compile and info:
+            opt_cls = getattr(optimizers, info["optimizer"]["class"])
+            model.compile(optimizer=opt_cls.from_config(info["optimizer"]["config"]), loss=info["loss"],
+                          metrics=[info["metric"]] if info["metric"] else None)
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as e:
+        # The header passed the engine's checks (checksum, lengths); what it describes is rebuilt here.
+        raise ValueError(f"{path}: the saved architecture or compile settings are invalid "
+                         f"({type(e).__name__}: {e})") from None
     if compile and info:
-        opt_cls = getattr(optimizers, info["optimizer"]["class"])
-        model.compile(optimizer=opt_cls.from_config(info["optimizer"]["config"]), loss=info["loss"],
-                      metrics=[info["metric"]] if info["metric"] else None)
         model.training_engine().load(path, True)
     else:
         model.graph.engine.load(path, False)
