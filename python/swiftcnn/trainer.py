@@ -17,7 +17,8 @@ from . import _native, callbacks as callbacks_module
 from .data_adapters import Prefetcher, batch_of, is_batch_source, split_batch, steps_of
 from .utils import next_seed
 
-__all__ = ["Steps", "AveragedSteps", "collective_for", "stopping_every_process_on_error", "fit_arrays", "fit_batches", "evaluate", "predict"]
+__all__ = ["Steps", "AveragedSteps", "collective_for", "stopping_every_process_on_error", "fit_arrays", "fit_batches",
+           "evaluate", "predict"]
 
 
 class Steps:
