@@ -94,7 +94,8 @@ def test_sdist_and_manylinux_wheel_without_toolchain(tmp_path):
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for needed in ("Package.swift", "pyproject.toml", "setup.py", "Sources/SwiftCNNC/include/swiftcnn.h",
-                   "Sources/SwiftCNN/Layers/Conv2D.swift", "Sources/SwiftCNNAVX512/GEMMKernelsAVX512.swift",
+                   "Sources/SwiftCNN/Layers/Conv2D.swift", "Sources/SwiftCNNAVX512/MicroKernelAVX512.swift",
+                   "Sources/SwiftCNNAVX512/MicroKernel.swift", "Sources/SwiftCNN/Kernels/MicroKernel.swift",
                    "python/swiftcnn/_native.c", "python/swiftcnn/__init__.py"):
         assert needed in names, f"{needed} is missing from the sdist"
     assert not [n for n in names if n.endswith(".so")], "the sdist must not carry a built library"
