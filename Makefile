@@ -39,7 +39,7 @@ fuzz-slice: build
 fuzz: build
 	$(PYTHON) fuzz/api_fuzz.py --operations 100000
 	$(PYTHON) fuzz/file_fuzz.py --inputs 20000
-	$(PYTHON) fuzz/kill_saves.py --kills 100
+	$(PYTHON) fuzz/kill_saves.py --kills 100 --formats model.scnn,weights.scnn,model.keras,model.h5
 	bash fuzz/build_libfuzzer.sh
 	RUNS=500000 bash fuzz/run_libfuzzer.sh
 
