@@ -17,7 +17,7 @@ for target in layer_config weights_file; do
     echo "libFuzzer: $target ($LIMIT)"
     # -malloc_limit_mb: the weights model is a few hundred floats and configs are parsed, so no legitimate call
     # allocates this much; a length field trusted beyond the input's size would.
-    .build-fuzz/fuzz_$target $LIMIT -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=512 -print_final_stats=1 \
+    .build-fuzz/fuzz_$target $LIMIT -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix=.build-fuzz/artifacts/ "${extra[@]}" "$scratch" "fuzz/corpus/$target" 2>&1 \
         | grep -E "^(#[0-9]+ *(DONE|INITED))|Done [0-9]+ runs|stat::number_of_executed_units|ERROR|SUMMARY|==[0-9]+==|artifact|Test unit" \
         | tail -n 20
