@@ -90,34 +90,43 @@ final class ConvKernelTests: XCTestCase {
 
     private func compareBackward(h: Int, w: Int, c: Int, filters: Int, same: Bool, batch: Int,
                                  line: UInt = #line) throws {
-        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? .same : .valid, useBias: false)
+        // ReLU and bias: the weight-gradient job makes each chunk's pre-activation gradient and bias sums itself.
+        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? .same : .valid, activation: .relu)
         let out = try layer.build(inputShapes: [[h, w, c]])
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                    same: same, layer: "test")
         var rng = RNG(seed: UInt64(h * 7 + c + batch))
         var x = (0..<(batch * h * w * c)).map { _ in Float(rng.nextUniform(-1, 1)) }
         var kernel = (0..<(9 * c * filters)).map { _ in Float(rng.nextUniform(-1, 1)) }
+        var bias = (0..<filters).map { _ in Float(rng.nextUniform(-0.5, 0.5)) }
         let n = batch * out.reduce(1, *)
         var dy = (0..<n).map { _ in Float(rng.nextUniform(-1, 1)) }
         var y = [Float](repeating: 0, count: n), dx = [Float](repeating: .nan, count: x.count)
-        var dW = [Float](repeating: .nan, count: kernel.count)
+        var dW = [Float](repeating: .nan, count: kernel.count), dBias = [Float](repeating: .nan, count: filters)
         var workspace = [Float](repeating: 0, count: layer.workspaceSize(batch: batch))
         x.withUnsafeMutableBufferPointer { xp in kernel.withUnsafeMutableBufferPointer { kp in
         y.withUnsafeMutableBufferPointer { yp in dy.withUnsafeMutableBufferPointer { gp in
         dx.withUnsafeMutableBufferPointer { ip in dW.withUnsafeMutableBufferPointer { wp in
+        bias.withUnsafeMutableBufferPointer { bp in dBias.withUnsafeMutableBufferPointer { dbp in
         workspace.withUnsafeMutableBufferPointer { sp in
             let io = LayerIO(batch: batch, training: true, inputs: [xp.baseAddress!], output: yp.baseAddress!,
                              outputGrad: gp.baseAddress!, inputGrads: [ip.baseAddress!], needsInputGrad: [true],
-                             parameters: [kp.baseAddress!], parameterGrads: [wp.baseAddress!],
+                             parameters: [kp.baseAddress!, bp.baseAddress!],
+                             parameterGrads: [wp.baseAddress!, dbp.baseAddress!],
                              needsParameterGrads: true, workspace: sp.baseAddress!, stepSeed: 0)
             layer.forward(io)
             layer.backward(io)
-        } } } } } } }
+        } } } } } } } } }
         var expectedY = [Float](repeating: 0, count: n)
         conv2dReference(x, batch: batch, g, kernel: kernel, filters: filters, output: &expectedY)
+        for i in 0..<n { expectedY[i] = max(expectedY[i] + bias[i % filters], 0) }
         var expectedDX = [Double](repeating: 0, count: x.count), expectedDW = [Double](repeating: 0, count: kernel.count)
+        var expectedDBias = [Double](repeating: 0, count: filters)
         for b in 0..<batch { for oy in 0..<g.outH { for ox in 0..<g.outW { for f in 0..<filters {
-            let grad = Double(dy[((b * g.outH + oy) * g.outW + ox) * filters + f])
+            let o = ((b * g.outH + oy) * g.outW + ox) * filters + f
+            // ReLU passes the gradient where the (reference) output is positive.
+            let grad = expectedY[o] > 0 ? Double(dy[o]) : 0
+            expectedDBias[f] += grad
             for ky in 0..<3 { for kx in 0..<3 {
                 let iy = oy - g.padTop + ky, ix = ox - g.padLeft + kx
                 guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
@@ -136,6 +145,7 @@ final class ConvKernelTests: XCTestCase {
         }
         agree("y", y, expectedY.map(Double.init))
         agree("dW", dW, expectedDW)
+        agree("dBias", dBias, expectedDBias)
         agree("dX", dx, expectedDX)
     }
 }

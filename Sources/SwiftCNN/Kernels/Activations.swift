@@ -57,3 +57,19 @@ public enum Activation: String, CaseIterable {
         }
     }
 }
+
+extension Activation {
+    /// `backward` over all rows, split across the engine's threads (whole rows each: softmax needs its row).
+    public func parallelBackward(output y: UnsafePointer<Float>, outputGrad dy: UnsafePointer<Float>,
+                                 inputGrad dx: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        if self == .linear && UnsafePointer(dx) == dy { return }
+        let context = (self, y, dy, dx, width)
+        // ≥ 32 K values per thread: below that the fork/join costs more than the pass.
+        parallelFor(rows, minChunk: max(1, 32_768 / max(width, 1)), context: context) { raw, lo, hi in
+            let (activation, y, dy, dx, width) = raw.assumingMemoryBound(
+                to: (Activation, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int).self).pointee
+            activation.backward(output: y + lo * width, outputGrad: dy + lo * width, inputGrad: dx + lo * width,
+                                rows: hi - lo, width: width)
+        }
+    }
+}

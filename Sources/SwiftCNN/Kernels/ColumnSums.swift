@@ -1,7 +1,9 @@
 /// sums[j] = Σ_r x[r * width + j]: the bias gradient of a layer whose rows are samples (or pixels).
 /// Eight columns per SIMD8 and four rows per step in independent accumulators, so the adds do not wait on each
 /// other; a conv layer's bias gradient reads the whole pre-activation gradient (batch × pixels × filters).
-public func columnSums(_ x: UnsafePointer<Float>, rows: Int, width: Int, into sums: UnsafeMutablePointer<Float>) {
+/// With `accumulate` the sums are added to what `sums` holds (a thread's running partial over several chunks).
+public func columnSums(_ x: UnsafePointer<Float>, rows: Int, width: Int, into sums: UnsafeMutablePointer<Float>,
+                       accumulate: Bool = false) {
     var j = 0
     while j + 8 <= width {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
@@ -21,13 +23,15 @@ public func columnSums(_ x: UnsafePointer<Float>, rows: Int, width: Int, into su
             p += stride
             r += 1
         }
-        UnsafeMutableRawPointer(sums + j).storeBytes(of: (s0 + s1) + (s2 + s3), as: SIMD8<Float>.self)
+        var total = (s0 + s1) + (s2 + s3)
+        if accumulate { total += UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Float>.self) }
+        UnsafeMutableRawPointer(sums + j).storeBytes(of: total, as: SIMD8<Float>.self)
         j += 8
     }
     while j < width {
         var s: Float = 0
         for r in 0..<rows { s += x[r * width + j] }
-        sums[j] = s
+        sums[j] = accumulate ? sums[j] + s : s
         j += 1
     }
 }

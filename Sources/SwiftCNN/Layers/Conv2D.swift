@@ -167,15 +167,17 @@ public final class Conv2D: Layer {
         let m = io.batch * g.outH * g.outW
         let preGrad = io.workspace, kernelT = io.workspace + m * filters
         let activation = io.outputGradIsPreActivation ? .linear : self.activation
-        activation.backward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: filters)
-        if io.needsParameterGrads {
-            if isPointwise {
+        if io.needsParameterGrads && !isPointwise {
+            // Each chunk's pre-activation gradient and bias sums are made by the weight-gradient job, just before
+            // its GEMM reads them, while the chunk is in cache and on every thread.
+            weightGradient(io, g, activation: activation, preGrad: preGrad)
+        } else {
+            activation.parallelBackward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: filters)
+            if io.needsParameterGrads {
                 gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: m, alpha: 1, a: io.inputs[0],
                      lda: g.patchSize, b: preGrad, ldb: filters, beta: 0, c: io.parameterGrads[0], ldc: filters)
-            } else {
-                weightGradient(io, g, preGrad: preGrad)
+                if useBias { columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1]) }
             }
-            if useBias { columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1]) }
         }
         if io.needsInputGrad[0] {
             if isPointwise {
@@ -204,22 +206,29 @@ public final class Conv2D: Layer {
         }
     }
 
-    /// dW = Σ over chunks of columnsᵀ · preGrad: each thread sums its chunks into its own partial (thread 0's is
-    /// dW itself), then the partials are added.
-    private func weightGradient(_ io: LayerIO, _ g: WindowGeometry, preGrad: UnsafeMutablePointer<Float>) {
+    /// dW = Σ over chunks of columnsᵀ · preGrad, and the bias gradient Σ preGrad: each thread first turns its
+    /// chunks' output gradient into preGrad, then sums into its own partials (thread 0's are the gradients
+    /// themselves), then the partials are added.
+    private func weightGradient(_ io: LayerIO, _ g: WindowGeometry, activation: Activation,
+                                preGrad: UnsafeMutablePointer<Float>) {
         let chunks = ConvChunks(g, batch: io.batch, filters: filters)
-        let size = g.patchSize * filters
+        let size = g.patchSize * filters, biasSize = useBias ? filters : 0
         var job = ConvJob(g: g, chunks: chunks, filters: filters, input: io.inputs[0], kernel: io.parameterGrads[0],
                           bias: nil, relu: false, output: io.parameterGrads[0], gradient: preGrad,
                           partialSums: io.parameterGrads[0], packedKernel: nil)
+        job.preActivation = (activation, UnsafePointer(io.output), UnsafePointer(io.outputGrad))
+        job.biasGrad = useBias ? io.parameterGrads[1] : nil
         let threads = job.threads(forItems: chunks.count)
-        job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * size, slot: .partialSums)
+        job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * (size + biasSize), slot: .partialSums)
         parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
             let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
             for t in lo..<hi { job.weightGradient(thread: t, of: threads) }
         }
-        let dW = io.parameterGrads[0]
-        for t in 1..<threads { accumulate(job.partialSums + (t - 1) * size, into: dW, count: size) }
+        let dW = io.parameterGrads[0], partials = job.partialSums
+        for t in 1..<threads {
+            accumulate(partials + (t - 1) * size, into: dW, count: size)
+            if useBias { accumulate(partials + (threads - 1) * size + (t - 1) * filters, into: io.parameterGrads[1], count: filters) }
+        }
     }
 
     /// Hyper-parameters as text.
@@ -281,6 +290,10 @@ private struct ConvJob {
     var pool: FusedMaxPool? = nil             // forward: max pooling of each chunk's output while it is in cache
     var window: (input: UnsafePointer<Float>, geometry: WindowGeometry)? = nil  // forward without im2col: the
                                                                                // (padded) images and their window
+    // Weight gradient: the layer's activation, output and output gradient, from which each chunk's rows of
+    // `gradient` are made; and the bias gradient (thread t > 0 sums into partialSums after its dW partial).
+    var preActivation: (activation: Activation, output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>)? = nil
+    var biasGrad: UnsafeMutablePointer<Float>? = nil
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
@@ -337,20 +350,30 @@ private struct ConvJob {
         }
     }
 
-    /// This thread's partial dW over its chunks: Σ columnsᵀ · gradient rows.
+    /// This thread's partial dW (and bias gradient) over its chunks: Σ columnsᵀ · gradient rows.
     func weightGradient(thread t: Int, of n: Int) {
         let sum = t == 0 ? output : partialSums + (t - 1) * g.patchSize * filters
+        let biasSum = t == 0 ? biasGrad : biasGrad.map { _ in partialSums + (n - 1) * g.patchSize * filters + (t - 1) * filters }
         let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
+        let gradient = UnsafeMutablePointer(mutating: self.gradient)
         var first = true
         for chunk in share(t, of: n, items: chunks.count) {
-            let rows = chunks.rows(of: chunk)
+            let rows = chunks.rows(of: chunk), offset = rows.lowerBound * filters
+            if let (activation, y, dy) = preActivation {
+                activation.backward(output: y + offset, outputGrad: dy + offset, inputGrad: gradient + offset,
+                                    rows: rows.count, width: filters)
+            }
+            if let biasSum { columnSums(gradient + offset, rows: rows.count, width: filters, into: biasSum, accumulate: !first) }
             im2col(input, g, rows: rows, columns: columns)
             gemm(transA: true, transB: false, m: g.patchSize, n: filters, k: rows.count, alpha: 1, a: columns,
-                 lda: g.patchSize, b: gradient + rows.lowerBound * filters, ldb: filters, beta: first ? 0 : 1,
+                 lda: g.patchSize, b: gradient + offset, ldb: filters, beta: first ? 0 : 1,
                  c: sum, ldc: filters, serial: serial)
             first = false
         }
-        if first { sum.initialize(repeating: 0, count: g.patchSize * filters) }
+        if first {
+            sum.initialize(repeating: 0, count: g.patchSize * filters)
+            biasSum?.initialize(repeating: 0, count: filters)
+        }
     }
 
     /// The input gradient of this thread's images: per chunk, column gradients = gradient · kernelᵀ, folded back.
