@@ -60,6 +60,28 @@ final class FusedPoolingTests: XCTestCase {
         }
     }
 
+    /// Pooling backward (the tiled path for non-overlapping windows with 8-channel groups, which writes dx without
+    /// clearing it first, and the general path) against `maxPoolBackwardReference`; inputs on a coarse grid so
+    /// windows have ties, which go to the first cell.
+    func testMaxPoolingBackwardAgainstNaiveLoop() throws {
+        for (h, w, c, k, s, same) in [(8, 8, 16, 2, 2, false), (9, 7, 24, 3, 3, false), (7, 7, 8, 2, 2, false),
+                                       (7, 7, 5, 2, 2, false), (7, 9, 16, 3, 2, true), (6, 6, 8, 2, 1, false),
+                                       (5, 5, 8, 2, 2, true)] {
+            let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (k, k), stride: (s, s), dilation: (1, 1),
+                                       same: same, layer: "test")
+            var rng = RNG(seed: UInt64(h * w + c + k))
+            let batch = 3
+            let x = (0..<(batch * h * w * c)).map { _ in Float(Int(rng.nextUniform(0, 4))) }
+            let dy = (0..<(batch * g.outH * g.outW * c)).map { _ in Float(rng.nextUniform(-1, 1)) }
+            var y = [Float](repeating: .nan, count: dy.count)
+            maxPoolForward(x, batch: batch, g, output: &y)
+            var dx = [Float](repeating: .nan, count: x.count), expected = dx, taken = dx
+            maxPoolBackward(dy, input: x, output: y, batch: batch, g, inputGrad: &dx, taken: &taken)
+            maxPoolBackwardReference(dy, input: x, batch: batch, g, inputGrad: &expected)
+            XCTAssertEqual(dx, expected, "\(h)x\(w)x\(c) pool \(k)/\(s)")
+        }
+    }
+
     func testNoFusionWhenTheConvolutionHasAnotherConsumer() throws {
         let g = Graph()
         let x = try g.addInput(shape: [10, 10, 2])

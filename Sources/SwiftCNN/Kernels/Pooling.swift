@@ -97,7 +97,13 @@ public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, input: UnsafePoi
             to: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, WindowGeometry,
                  UnsafeMutablePointer<Float>).self).pointee
         let c = g.channels, inSize = g.inH * g.inW * c
+        let tiled = g.strideH == g.kernelH && g.strideW == g.kernelW && g.padTop == 0 && g.padLeft == 0
+            && g.outH * g.kernelH <= g.inH && g.outW * g.kernelW <= g.inW && c % 8 == 0
         for b in lo..<hi {
+            if tiled {
+                maxPoolBackwardTiled(dy, input, output, dx, g, image: b)
+                continue
+            }
             (dx + b * inSize).initialize(repeating: 0, count: inSize)
             for oy in 0..<g.outH {
                 for ox in 0..<g.outW {
@@ -113,6 +119,48 @@ public func maxPoolBackward(_ outputGrad: UnsafePointer<Float>, input: UnsafePoi
                         ch += lanes
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `maxPoolBackward` of one image when the windows tile it without overlap (stride = window, no padding: the
+/// usual 2×2 pooling) and channels come in vectors of 8: every covered cell is written once, the gradient or 0,
+/// and only the cells no window covers are cleared, so dx is neither cleared first nor read back.
+private func maxPoolBackwardTiled(_ dy: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ output: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ g: WindowGeometry, image b: Int) {
+    let c = g.channels, kh = g.kernelH, kw = g.kernelW, inputRow = g.inW * c
+    let image = b * g.inH * inputRow, coveredH = g.outH * kh, coveredW = g.outW * kw
+    for y in 0..<g.inH {
+        let row = dx + image + y * inputRow
+        if y >= coveredH {
+            row.initialize(repeating: 0, count: inputRow)
+        } else if coveredW < g.inW {
+            (row + coveredW * c).initialize(repeating: 0, count: (g.inW - coveredW) * c)
+        }
+    }
+    let zero = SIMD8<Float>(repeating: 0)
+    for oy in 0..<g.outH {
+        for ox in 0..<g.outW {
+            let o = ((b * g.outH + oy) * g.outW + ox) * c
+            let corner = image + (oy * kh * g.inW + ox * kw) * c
+            var ch = 0
+            while ch < c {
+                let grad = UnsafeRawPointer(dy + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+                let peak = UnsafeRawPointer(output + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+                var done = SIMDMask<SIMD8<Int32>>(repeating: false)
+                var cell = corner + ch
+                for _ in 0..<kh {
+                    for kx in 0..<kw {
+                        let v = UnsafeRawPointer(input + cell + kx * c).loadUnaligned(as: SIMD8<Float>.self)
+                        let wins = (v .== peak) .& .!done
+                        UnsafeMutableRawPointer(dx + cell + kx * c).storeBytes(of: zero.replacing(with: grad, where: wins),
+                                                                            as: SIMD8<Float>.self)
+                        done = done .| wins
+                    }
+                    cell += inputRow
+                }
+                ch += 8
             }
         }
     }
@@ -237,4 +285,22 @@ public func maxPoolReference(_ input: UnsafePointer<Float>, batch: Int, _ g: Win
             }
         }
     }
+}
+
+/// Naive max-pooling backward, the oracle for `maxPoolBackward`: each output gradient goes to the first cell of its
+/// window (row-major) that holds the window's maximum; `inputGrad` is overwritten.
+public func maxPoolBackwardReference(_ outputGrad: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                                     _ g: WindowGeometry, inputGrad: UnsafeMutablePointer<Float>) {
+    let c = g.channels
+    inputGrad.initialize(repeating: 0, count: batch * g.inH * g.inW * c)
+    for b in 0..<batch { for oy in 0..<g.outH { for ox in 0..<g.outW { for ch in 0..<c {
+        var best = -1, peak = -Float.infinity
+        for ky in 0..<g.kernelH { for kx in 0..<g.kernelW {
+            let y = oy * g.strideH - g.padTop + ky, x = ox * g.strideW - g.padLeft + kx
+            guard y >= 0, y < g.inH, x >= 0, x < g.inW else { continue }
+            let i = ((b * g.inH + y) * g.inW + x) * c + ch
+            if best < 0 || input[i] > peak { best = i; peak = input[i] }
+        } }
+        if best >= 0 { inputGrad[best] += outputGrad[((b * g.outH + oy) * g.outW + ox) * c + ch] }
+    } } } }
 }
