@@ -85,13 +85,15 @@ final class ConvKernelTests: XCTestCase {
             try compareBackward(h: 40, w: 40, c: 16, filters: 20, same: true, batch: 3)
             try compareBackward(h: 12, w: 12, c: 32, filters: 24, same: false, batch: 7)
             try compareBackward(h: 6, w: 6, c: 3, filters: 8, same: false, batch: 50)
+            // Linear: the output gradient is used in place as the pre-activation gradient.
+            try compareBackward(h: 12, w: 12, c: 32, filters: 24, same: false, batch: 7, activation: .linear)
         }
     }
 
     private func compareBackward(h: Int, w: Int, c: Int, filters: Int, same: Bool, batch: Int,
-                                 line: UInt = #line) throws {
+                                 activation: Activation = .relu, line: UInt = #line) throws {
         // ReLU and bias: the weight-gradient job makes each chunk's pre-activation gradient and bias sums itself.
-        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? .same : .valid, activation: .relu)
+        let layer = Conv2D(filters: filters, kernelSize: (3, 3), padding: same ? .same : .valid, activation: activation)
         let out = try layer.build(inputShapes: [[h, w, c]])
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                    same: same, layer: "test")
@@ -119,13 +121,16 @@ final class ConvKernelTests: XCTestCase {
         } } } } } } } } }
         var expectedY = [Float](repeating: 0, count: n)
         conv2dReference(x, batch: batch, g, kernel: kernel, filters: filters, output: &expectedY)
-        for i in 0..<n { expectedY[i] = max(expectedY[i] + bias[i % filters], 0) }
+        for i in 0..<n {
+            expectedY[i] += bias[i % filters]
+            if activation == .relu { expectedY[i] = max(expectedY[i], 0) }
+        }
         var expectedDX = [Double](repeating: 0, count: x.count), expectedDW = [Double](repeating: 0, count: kernel.count)
         var expectedDBias = [Double](repeating: 0, count: filters)
         for b in 0..<batch { for oy in 0..<g.outH { for ox in 0..<g.outW { for f in 0..<filters {
             let o = ((b * g.outH + oy) * g.outW + ox) * filters + f
             // ReLU passes the gradient where the (reference) output is positive.
-            let grad = expectedY[o] > 0 ? Double(dy[o]) : 0
+            let grad = activation == .linear || expectedY[o] > 0 ? Double(dy[o]) : 0
             expectedDBias[f] += grad
             for ky in 0..<3 { for kx in 0..<3 {
                 let iy = oy - g.padTop + ky, ix = ox - g.padLeft + kx

@@ -420,10 +420,16 @@ private func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: I
         let width = min(nr, n - j)
         if width < nr { panel.initialize(repeating: 0, count: nr * k) }
         if transB {
-            // op(B)[p, j] = b[j * ldb + p]: read B's rows (contiguous in p), write down the panel's column.
-            for q in 0..<width {
-                let src = b + (j + q) * ldb
-                for p in 0..<k { panel[p * nr + q] = src[p] }
+            // op(B)[p, j] = b[j * ldb + p]: read B's rows (contiguous in p), write down the panel's column, 64
+            // depths at a time so the panel rows being written (64 × NR floats) stay in L1 across the NR rows of B.
+            var p0 = 0
+            while p0 < k {
+                let p1 = min(p0 + 64, k)
+                for q in 0..<width {
+                    let src = b + (j + q) * ldb
+                    for p in p0..<p1 { panel[p * nr + q] = src[p] }
+                }
+                p0 = p1
             }
         } else {
             for p in 0..<k {

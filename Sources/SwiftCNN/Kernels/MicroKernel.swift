@@ -19,10 +19,17 @@ private func loadVector(_ p: UnsafePointer<Float>) -> KernelVector {
     UnsafeRawPointer(p).loadUnaligned(as: KernelVector.self)
 }
 
+/// alpha · v. The scalar is splatted explicitly (vector × scalar compiled to lane shuffles for SIMD16), and the
+/// usual alpha = 1 costs nothing.
+@inline(__always)
+private func scaled(_ v: KernelVector, _ alpha: Float) -> KernelVector {
+    alpha == 1 ? v : v * KernelVector(repeating: alpha)
+}
+
 @inline(__always)
 private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ alpha: Float, _ store: Bool) {
     let raw = UnsafeMutableRawPointer(p)
-    let result = store ? v * alpha : raw.loadUnaligned(as: KernelVector.self) + v * alpha
+    let result = store ? scaled(v, alpha) : raw.loadUnaligned(as: KernelVector.self) + scaled(v, alpha)
     raw.storeBytes(of: result, as: KernelVector.self)
 }
 
@@ -32,7 +39,7 @@ private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ 
 private func storeVector(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ alpha: Float, _ store: Bool,
                          _ bias: KernelVector, _ relu: Bool) {
     let raw = UnsafeMutableRawPointer(p)
-    var result = (store ? v * alpha : raw.loadUnaligned(as: KernelVector.self) + v * alpha) + bias
+    var result = (store ? scaled(v, alpha) : raw.loadUnaligned(as: KernelVector.self) + scaled(v, alpha)) + bias
     if relu { result = result.replacing(with: KernelVector(), where: result .< KernelVector()) }
     raw.storeBytes(of: result, as: KernelVector.self)
 }

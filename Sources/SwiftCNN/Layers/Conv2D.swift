@@ -165,8 +165,9 @@ public final class Conv2D: Layer {
     public func backward(_ io: LayerIO) {
         let g = geometry!
         let m = io.batch * g.outH * g.outW
-        let preGrad = io.workspace, kernelT = io.workspace + m * filters
         let activation = io.outputGradIsPreActivation ? .linear : self.activation
+        // Without an activation to undo, the pre-activation gradient is the output gradient itself: no copy.
+        let preGrad = activation == .linear ? io.outputGrad : io.workspace, kernelT = io.workspace + m * filters
         if io.needsParameterGrads && !isPointwise {
             // Each chunk's pre-activation gradient and bias sums are made by the weight-gradient job, just before
             // its GEMM reads them, while the chunk is in cache and on every thread.
@@ -216,7 +217,7 @@ public final class Conv2D: Layer {
         var job = ConvJob(g: g, chunks: chunks, filters: filters, input: io.inputs[0], kernel: io.parameterGrads[0],
                           bias: nil, relu: false, output: io.parameterGrads[0], gradient: preGrad,
                           partialSums: io.parameterGrads[0], packedKernel: nil)
-        job.preActivation = (activation, UnsafePointer(io.output), UnsafePointer(io.outputGrad))
+        if activation != .linear { job.preActivation = (activation, UnsafePointer(io.output), UnsafePointer(io.outputGrad)) }
         job.biasGrad = useBias ? io.parameterGrads[1] : nil
         let threads = job.threads(forItems: chunks.count)
         job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * (size + biasSize), slot: .partialSums)
