@@ -1,0 +1,245 @@
+/// Winograd F(2×2, 3×3) convolution for 3×3, stride-1, undilated windows over NHWC images: every 2×2 block of
+/// output pixels comes from the 4×4 input tile under it with 16 multiplications per (channel, filter) pair instead
+/// of 36. Per chunk of tiles: the tiles are transformed (V = Bᵀ d B, 16 matrices of tiles × channels), multiplied by
+/// the transformed kernel (U = G g Gᵀ, 16 matrices of channels × filters, packed for the GEMM) in 16 GEMMs, and
+/// transformed back (Y = Aᵀ M A) with bias and ReLU. Only additions in the transforms, vectorised over channels
+/// (NHWC keeps them contiguous). Windows reaching past the image read zeros, so one routine serves any padding:
+/// the forward pass ('valid' or 'same') and the input gradient (the output gradient convolved with the kernel
+/// rotated by 180°, in and out channels swapped, padded by 2 − the forward padding).
+///
+/// The error against direct convolution is a few float roundings per output (the transforms' coefficients are
+/// 0, ±1 and ±½); the tests bound it.
+public struct WinogradShape {
+    public var batch, inH, inW, channels, filters: Int
+    /// Zeros before the first input row and column; the output is `outH × outW` whatever lies past the input.
+    public var padTop, padLeft: Int
+    public var outH, outW: Int
+
+    public init(batch: Int, inH: Int, inW: Int, channels: Int, filters: Int, padTop: Int, padLeft: Int,
+                outH: Int, outW: Int) {
+        self.batch = batch; self.inH = inH; self.inW = inW; self.channels = channels; self.filters = filters
+        self.padTop = padTop; self.padLeft = padLeft; self.outH = outH; self.outW = outW
+    }
+
+    var tilesH: Int { (outH + 1) / 2 }
+    var tilesW: Int { (outW + 1) / 2 }
+    var tiles: Int { batch * tilesH * tilesW }
+
+    /// Floats of a transformed kernel (`winogradTransformKernel`).
+    public static func kernelCount(channels: Int, filters: Int) -> Int { 16 * packedBCount(k: channels, n: filters) }
+
+    /// Tiles per chunk: the chunk's transformed tiles and products (16 · tiles · (channels + filters) floats) in
+    /// half of L2, at least 4 micro-tiles of rows for the GEMMs.
+    var tilesPerChunk: Int {
+        let fit = CacheSizes.current.l2 / 2 / 4 / (16 * (channels + filters))
+        return min(max(fit, 4 * microTileRows), 384) / microTileRows * microTileRows
+    }
+}
+
+/// U[ξ] = G g Gᵀ for every (channel, filter) pair of a 3×3 HWIO kernel, written as 16 GEMM B operands (channels ×
+/// filters each) already in the active instruction set's packed panels. `flipped`: the kernel of the input
+/// gradient, g'[ky][kx][f][c] = g[2 − ky][2 − kx][c][f], where `channels` and `filters` are those of the gradient's
+/// convolution (the forward layer's filters and channels).
+public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int, flipped: Bool,
+                                    into dst: UnsafeMutablePointer<Float>) {
+    let block = packedBCount(k: channels, n: filters)
+    dst.initialize(repeating: 0, count: 16 * block)
+    let context = (kernel, channels, filters, flipped, dst, block)
+    parallelFor(filters, minChunk: max(1, 4096 / max(channels, 1)), context: context) { raw, lo, hi in
+        let (kernel, channels, filters, flipped, dst, block) = raw.assumingMemoryBound(
+            to: (UnsafePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>, Int).self).pointee
+        let nr = GEMMKernels.active.nr
+        for f in lo..<hi {
+            let panel = dst + (f / nr) * channels * nr + f % nr
+            for c in 0..<channels {
+                // The taps' rows as vectors (the 4th lane unused).
+                func row(_ ky: Int) -> SIMD4<Float> {
+                    var r = SIMD4<Float>()
+                    for kx in 0..<3 {
+                        r[kx] = flipped ? kernel[(((2 - ky) * 3 + (2 - kx)) * filters + f) * channels + c]
+                                        : kernel[((ky * 3 + kx) * channels + c) * filters + f]
+                    }
+                    return r
+                }
+                let g0 = row(0), g1 = row(1), g2 = row(2)
+                // G g (rows), then (G g) Gᵀ (columns of each row).
+                let h = (g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2)
+                func put(_ r: Int, _ v: SIMD4<Float>) {
+                    let base = panel + (4 * r) * block + c * nr
+                    base[0] = v[0]
+                    base[block] = (v[0] + v[1] + v[2]) * 0.5
+                    base[2 * block] = (v[0] - v[1] + v[2]) * 0.5
+                    base[3 * block] = v[2]
+                }
+                put(0, h.0); put(1, h.1); put(2, h.2); put(3, h.3)
+            }
+        }
+    }
+}
+
+/// output (batch × outH × outW × filters) = input ⊛ kernel (+ bias, then ReLU), the kernel transformed by
+/// `winogradTransformKernel`. Tiles are cut into chunks that stay in L2; the engine's threads share the chunks.
+public func winogradConvolution(_ input: UnsafePointer<Float>, _ s: WinogradShape, transformedKernel: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>) {
+    let perChunk = s.tilesPerChunk
+    var chunks = (s.tiles + perChunk - 1) / perChunk
+    // Several chunks: a multiple of the thread count, so the threads get equal shares.
+    if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
+    // Whole micro-tiles of rows per chunk: a partial sliver would be repacked in each of the 16 GEMMs.
+    let size = ((s.tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
+    chunks = (s.tiles + size - 1) / size
+    let threads = max(1, min(engineThreadCount, chunks))
+    let job = WinogradJob(s: s, input: input, kernel: transformedKernel, bias: bias, relu: relu, output: output,
+                          chunkSize: size, chunks: chunks)
+    parallelFor(threads, minChunk: 1, context: (job, threads)) { raw, lo, hi in
+        let (job, threads) = raw.assumingMemoryBound(to: (WinogradJob, Int).self).pointee
+        for t in lo..<hi {
+            for chunk in t * job.chunks / threads..<(t + 1) * job.chunks / threads { job.run(chunk: chunk) }
+        }
+    }
+}
+
+private struct WinogradJob {
+    let s: WinogradShape
+    let input: UnsafePointer<Float>
+    let kernel: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+    let relu: Bool
+    let output: UnsafeMutablePointer<Float>
+    let chunkSize, chunks: Int
+
+    func run(chunk: Int) {
+        let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
+        guard count > 0 else { return }
+        let c = s.channels, f = s.filters
+        let v = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * c, slot: .columns)
+        let m = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * f, slot: .columnGrads)
+        transformInput(tiles: t0..<t1, into: v)
+        let block = packedBCount(k: c, n: f)
+        for xi in 0..<16 {
+            gemm(transA: false, transB: false, m: count, n: f, k: c, alpha: 1, a: v + xi * count * c, lda: c,
+                 b: kernel + xi * block, ldb: f, beta: 0, c: m + xi * count * f, ldc: f, serial: true,
+                 packedB: kernel + xi * block)
+        }
+        transformOutput(tiles: t0..<t1, from: m)
+    }
+
+    /// (b, ty, tx) of tile t.
+    @inline(__always)
+    private func position(_ t: Int) -> (b: Int, ty: Int, tx: Int) {
+        let perImage = s.tilesH * s.tilesW, r = t % perImage
+        return (t / perImage, r / s.tilesW, r % s.tilesW)
+    }
+
+    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
+    /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
+    private func transformInput(tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+        let c = s.channels, count = tiles.count, plane = count * c, rowStride = s.inW * c
+        let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
+        var (b, ty, tx) = position(tiles.lowerBound)
+        for t in tiles {
+            let y0 = 2 * ty - s.padTop, x0 = 2 * tx - s.padLeft
+            let image = input + b * s.inH * rowStride
+            let inside = y0 >= 0 && y0 + 4 <= s.inH && x0 >= 0 && x0 + 4 <= s.inW
+            let out = v + (t - tiles.lowerBound) * c
+            var ch = 0
+            while ch < c {
+                let lanes = min(8, c - ch)
+                if inside && lanes == 8 {
+                    transformTile(image + (y0 * s.inW + x0) * c + ch, rowStride: rowStride, pixelStride: c,
+                                  out: out + ch, plane: plane, lanes: 8)
+                } else {
+                    // The window's pixels (zeros outside the image) as 4 × 4 vectors of 8 channels.
+                    window.initialize(repeating: 0, count: 16 * 8)
+                    for i in 0..<4 where y0 + i >= 0 && y0 + i < s.inH {
+                        for j in 0..<4 where x0 + j >= 0 && x0 + j < s.inW {
+                            let src = image + ((y0 + i) * s.inW + x0 + j) * c + ch, dst = window + (i * 4 + j) * 8
+                            for l in 0..<lanes { dst[l] = src[l] }
+                        }
+                    }
+                    transformTile(window, rowStride: 32, pixelStride: 8, out: out + ch, plane: plane, lanes: lanes)
+                }
+                ch += lanes
+            }
+            tx += 1
+            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
+        }
+    }
+
+    /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
+    private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
+        let f = s.filters, count = tiles.count, plane = count * f
+        let zero = SIMD8<Float>()
+        for t in tiles {
+            let (b, ty, tx) = position(t)
+            let oy = 2 * ty, ox = 2 * tx
+            let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
+            let src = m + (t - tiles.lowerBound) * f
+            let out = output + ((b * s.outH + oy) * s.outW + ox) * f
+            var j = 0
+            while j < f {
+                let lanes = min(8, f - j)
+                // Aᵀ M: two rows of four.
+                var s0 = (zero, zero, zero, zero), s1 = (zero, zero, zero, zero)
+                func at(_ xi: Int) -> SIMD8<Float> { load8(src + xi * plane + j, lanes) }
+                s0.0 = at(0) + at(4) + at(8); s1.0 = at(4) - at(8) - at(12)
+                s0.1 = at(1) + at(5) + at(9); s1.1 = at(5) - at(9) - at(13)
+                s0.2 = at(2) + at(6) + at(10); s1.2 = at(6) - at(10) - at(14)
+                s0.3 = at(3) + at(7) + at(11); s1.3 = at(7) - at(11) - at(15)
+                let biasVector = bias.map { load8($0 + j, lanes) } ?? zero
+                var y = (s0.0 + s0.1 + s0.2 + biasVector, s0.1 - s0.2 - s0.3 + biasVector,
+                         s1.0 + s1.1 + s1.2 + biasVector, s1.1 - s1.2 - s1.3 + biasVector)
+                if relu {
+                    y.0 = y.0.replacing(with: zero, where: y.0 .< zero); y.1 = y.1.replacing(with: zero, where: y.1 .< zero)
+                    y.2 = y.2.replacing(with: zero, where: y.2 .< zero); y.3 = y.3.replacing(with: zero, where: y.3 .< zero)
+                }
+                store8(out + j, y.0, lanes)
+                if cols > 1 { store8(out + f + j, y.1, lanes) }
+                if rows > 1 {
+                    store8(out + s.outW * f + j, y.2, lanes)
+                    if cols > 1 { store8(out + (s.outW + 1) * f + j, y.3, lanes) }
+                }
+                j += lanes
+            }
+        }
+    }
+}
+
+/// Bᵀ d B of one 4×4 window of 8 channels (pixel (i, j) at d + i · rowStride + j · pixelStride), stored as the
+/// 16 planes' entries of this tile (plane ξ at out + ξ · plane).
+@inline(__always)
+private func transformTile(_ d: UnsafePointer<Float>, rowStride: Int, pixelStride: Int, out: UnsafeMutablePointer<Float>,
+                           plane: Int, lanes: Int) {
+    @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(d + i * rowStride + j * pixelStride).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    // Bᵀ d, column by column: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
+    var e = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())  // one row of Bᵀ d at a time below
+    for i in 0..<4 {
+        for j in 0..<4 {
+            let d0 = at(0, j), d1 = at(1, j), d2 = at(2, j), d3 = at(3, j)
+            let v = i == 0 ? d0 - d2 : i == 1 ? d1 + d2 : i == 2 ? d2 - d1 : d1 - d3
+            switch j { case 0: e.0 = v; case 1: e.1 = v; case 2: e.2 = v; default: e.3 = v }
+        }
+        // (Bᵀ d) B along the row.
+        let row = out + 4 * i * plane
+        store8(row, e.0 - e.2, lanes)
+        store8(row + plane, e.1 + e.2, lanes)
+        store8(row + 2 * plane, e.2 - e.1, lanes)
+        store8(row + 3 * plane, e.1 - e.3, lanes)
+    }
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var v = SIMD8<Float>()
+    for l in 0..<lanes { v[l] = p[l] }
+    return v
+}
+
+@inline(__always)
+private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ lanes: Int) {
+    if lanes == 8 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self); return }
+    for l in 0..<lanes { p[l] = v[l] }
+}
