@@ -200,3 +200,14 @@ private final class WorkerContext {
 /// Busy-wait step: an atomic re-load is all the loop needs; kept as a function to mark the spin sites.
 @inline(__always)
 private func spinPause() {}
+
+/// Hands out the items of one parallel pass to whichever thread asks next, so a thread slowed down (another
+/// process on its core) takes fewer of them instead of keeping the others waiting at the join. The caller resets
+/// it before `parallelFor`; the pool's hand-off orders the reset before any claim.
+public final class WorkCounter {
+    private let next = Atomic<Int>(0)
+    public init() {}
+    public func reset() { next.store(0, ordering: .relaxed) }
+    /// The next unclaimed item (items past the pass's count mean: done).
+    public func claim() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}

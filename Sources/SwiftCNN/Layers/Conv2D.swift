@@ -25,6 +25,8 @@ public final class Conv2D: Layer {
     /// Initial values of the bias.
     public let biasInitializer: Initializer
     private var geometry: WindowGeometry?
+    /// Hands a pass's chunks (or image groups) to the threads as they come free.
+    private let workCounter = WorkCounter()
 
     /// Keras `Conv2D(filters, kernel_size, strides, padding, dilation_rate, activation, use_bias, ...)`.
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -184,6 +186,8 @@ public final class Conv2D: Layer {
                     job.window = (UnsafePointer(io.inputs[0]), g)
                 }
             }
+            job.counter = Unmanaged.passUnretained(workCounter)
+            workCounter.reset()
             let threads = job.threads(forItems: job.chunks.count)
             parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
                 let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
@@ -237,9 +241,11 @@ public final class Conv2D: Layer {
                 } else {
                     transpose(io.parameters[0], rows: g.patchSize, cols: filters, lds: filters, into: kernelT)
                 }
-                let job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters, input: io.inputs[0],
+                var job = ConvJob(g: g, chunks: ConvChunks(g, batch: io.batch, filters: filters), filters: filters, input: io.inputs[0],
                                   kernel: kernelT, bias: nil, relu: false, output: io.inputGrads[0],
                                   gradient: preGrad, partialSums: io.inputGrads[0], packedKernel: packedKernel)
+                job.counter = Unmanaged.passUnretained(workCounter)
+                workCounter.reset()
                 // Threads own whole images, so no two of them add into the same input pixel.
                 let threads = job.threads(forItems: io.batch)
                 parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
@@ -264,6 +270,8 @@ public final class Conv2D: Layer {
         job.biasGrad = useBias ? io.parameterGrads[1] : nil
         let threads = job.threads(forItems: chunks.count)
         job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * (size + biasSize), slot: .partialSums)
+        job.counter = Unmanaged.passUnretained(workCounter)
+        workCounter.reset()
         parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
             let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
             for t in lo..<hi { job.weightGradient(thread: t, of: threads) }
@@ -338,18 +346,21 @@ private struct ConvJob {
     // `gradient` are made; and the bias gradient (thread t > 0 sums into partialSums after its dW partial).
     var preActivation: (activation: Activation, output: UnsafePointer<Float>, outputGrad: UnsafePointer<Float>)? = nil
     var biasGrad: UnsafeMutablePointer<Float>? = nil
+    var counter: Unmanaged<WorkCounter>? = nil  // hands out chunks (image groups for the input gradient)
+
+    /// Work items claimed one at a time from the pass's counter until none are left.
+    private func claimed(_ items: Int) -> ClaimedItems { ClaimedItems(counter: counter!.takeUnretainedValue(), items: items) }
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
 
     /// With one chunk (or one image) there is nothing to share out, so that chunk's GEMM uses all the threads.
     private var serial: Bool { engineThreadCount > 1 && chunks.count > 1 }
 
-    private func share(_ t: Int, of n: Int, items: Int) -> Range<Int> { t * items / n..<(t + 1) * items / n }
 
     /// Output rows of this thread's chunks: unfold the patches, multiply by the kernel, add bias, ReLU.
     func forward(thread t: Int, of n: Int) {
         let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
-        for chunk in share(t, of: n, items: chunks.count) {
+        for chunk in claimed(chunks.count) {
             let rows = chunks.rows(of: chunk)
             if let window, let packedKernel {
                 windowConvolution(window.input, window.geometry, rows: rows, packedKernel: packedKernel,
@@ -401,7 +412,7 @@ private struct ConvJob {
         let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
         let gradient = UnsafeMutablePointer(mutating: self.gradient)
         var first = true
-        for chunk in share(t, of: n, items: chunks.count) {
+        for chunk in claimed(chunks.count) {
             let rows = chunks.rows(of: chunk), offset = rows.lowerBound * filters
             if let (activation, y, dy) = preActivation {
                 activation.backward(output: y + offset, outputGrad: dy + offset, inputGrad: gradient + offset,
@@ -420,21 +431,37 @@ private struct ConvJob {
         }
     }
 
-    /// The input gradient of this thread's images: per chunk, column gradients = gradient · kernelᵀ, folded back.
+    /// The input gradient of the image groups this thread claims: per chunk of rows, column gradients = gradient ·
+    /// kernelᵀ, folded back. A thread owns whole images, so no two threads add into the same input pixel.
     func inputGradient(thread t: Int, of n: Int) {
-        let images = share(t, of: n, items: chunks.rows / chunks.rowsPerImage)
+        let imageCount = chunks.rows / chunks.rowsPerImage
+        let groupSize = max(1, chunks.rowsPerChunk / chunks.rowsPerImage), groups = (imageCount + groupSize - 1) / groupSize
         let imageSize = g.inH * g.inW * g.channels
-        (output + images.lowerBound * imageSize).initialize(repeating: 0, count: images.count * imageSize)
         let columnGrads = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columnGrads)
-        var r0 = images.lowerBound * chunks.rowsPerImage
-        let end = images.upperBound * chunks.rowsPerImage
-        while r0 < end {
-            let r1 = min(r0 + chunks.rowsPerChunk, end)
-            gemm(transA: false, transB: false, m: r1 - r0, n: g.patchSize, k: filters, alpha: 1,
-                 a: gradient + r0 * filters, lda: filters, b: kernel, ldb: g.patchSize, beta: 0, c: columnGrads,
-                 ldc: g.patchSize, serial: n > 1, packedB: packedKernel)
-            col2im(columnGrads, g, rows: r0..<r1, inputGrad: output)
-            r0 = r1
+        for group in claimed(groups) {
+            let images = group * groupSize..<min((group + 1) * groupSize, imageCount)
+            (output + images.lowerBound * imageSize).initialize(repeating: 0, count: images.count * imageSize)
+            var r0 = images.lowerBound * chunks.rowsPerImage
+            let end = images.upperBound * chunks.rowsPerImage
+            while r0 < end {
+                let r1 = min(r0 + chunks.rowsPerChunk, end)
+                gemm(transA: false, transB: false, m: r1 - r0, n: g.patchSize, k: filters, alpha: 1,
+                     a: gradient + r0 * filters, lda: filters, b: kernel, ldb: g.patchSize, beta: 0, c: columnGrads,
+                     ldc: g.patchSize, serial: n > 1, packedB: packedKernel)
+                col2im(columnGrads, g, rows: r0..<r1, inputGrad: output)
+                r0 = r1
+            }
         }
+    }
+}
+
+/// The items of a pass that one thread claims from a `WorkCounter`, in the order it gets them.
+struct ClaimedItems: Sequence, IteratorProtocol {
+    let counter: WorkCounter
+    let items: Int
+
+    mutating func next() -> Int? {
+        let item = counter.claim()
+        return item < items ? item : nil
     }
 }
