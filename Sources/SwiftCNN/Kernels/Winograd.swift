@@ -45,11 +45,41 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
     let block = packedBCount(k: channels, n: filters)
     dst.initialize(repeating: 0, count: 16 * block)
     let context = (kernel, channels, filters, flipped, dst, block)
-    parallelFor(filters, minChunk: max(1, 4096 / max(channels, 1)), context: context) { raw, lo, hi in
+    // Threads take groups of 8 filters, so the vector path below starts on a multiple of 8.
+    parallelFor((filters + 7) / 8, minChunk: max(1, 512 / max(channels, 1)), context: context) { raw, loGroup, hiGroup in
         let (kernel, channels, filters, flipped, dst, block) = raw.assumingMemoryBound(
             to: (UnsafePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>, Int).self).pointee
         let nr = GEMMKernels.active.nr
-        for f in lo..<hi {
+        let lo = loGroup * 8, hi = min(hiGroup * 8, filters)
+        var f0 = lo
+        if !flipped {
+            // The forward kernel's filters are contiguous (HWIO), as in the packed panels: eight filters at a time,
+            // vector loads and stores (8 divides NR, so a group never straddles two panels).
+            while f0 + 8 <= hi {
+                let panel = dst + (f0 / nr) * channels * nr + f0 % nr
+                for c in 0..<channels {
+                    @inline(__always) func tap(_ ky: Int, _ kx: Int) -> SIMD8<Float> {
+                        UnsafeRawPointer(kernel + ((ky * 3 + kx) * channels + c) * filters + f0).loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    for ky in 0..<4 {
+                        // Row ky of G g: g0, (g0 + g1 + g2) / 2, (g0 − g1 + g2) / 2, g2 (rows of taps).
+                        var h = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                        for kx in 0..<3 {
+                            let g0 = tap(0, kx), g1 = tap(1, kx), g2 = tap(2, kx)
+                            let v = ky == 0 ? g0 : ky == 1 ? (g0 + g1 + g2) * 0.5 : ky == 2 ? (g0 - g1 + g2) * 0.5 : g2
+                            switch kx { case 0: h.0 = v; case 1: h.1 = v; default: h.2 = v }
+                        }
+                        let base = panel + (4 * ky) * block + c * nr
+                        @inline(__always) func put(_ xi: Int, _ v: SIMD8<Float>) {
+                            UnsafeMutableRawPointer(base + xi * block).storeBytes(of: v, as: SIMD8<Float>.self)
+                        }
+                        put(0, h.0); put(1, (h.0 + h.1 + h.2) * 0.5); put(2, (h.0 - h.1 + h.2) * 0.5); put(3, h.2)
+                    }
+                }
+                f0 += 8
+            }
+        }
+        for f in f0..<hi {
             let panel = dst + (f / nr) * channels * nr + f % nr
             for c in 0..<channels {
                 // The taps' rows as vectors (the 4th lane unused).
