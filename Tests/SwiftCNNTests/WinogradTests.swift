@@ -35,7 +35,7 @@ final class WinogradTests: XCTestCase {
     func testForwardAgainstDirectConvolution() throws {
         let saved = engineThreadCount
         defer { setEngineThreadCount(saved) }
-        for threads in [1, 2] {
+        try forEachInstructionSet { _ in for threads in [1, 2] {
             setEngineThreadCount(threads)
             try forward(h: 8, w: 8, c: 16, f: 32, same: false, batch: 2, relu: true)
             try forward(h: 9, w: 7, c: 5, f: 11, same: false, batch: 3, relu: false)     // odd output, lane tails
@@ -43,10 +43,14 @@ final class WinogradTests: XCTestCase {
             try forward(h: 3, w: 3, c: 8, f: 8, same: false, batch: 1, relu: false)      // one output pixel
             try forward(h: 2, w: 2, c: 24, f: 40, same: true, batch: 5, relu: false)     // VGG's 2×2 layers
             try forward(h: 30, w: 30, c: 32, f: 64, same: false, batch: 4, relu: true)   // several chunks
-        }
+        } }
     }
 
     func testInputGradientAgainstDirectLoops() throws {
+        try forEachInstructionSet { _ in try inputGradient() }
+    }
+
+    private func inputGradient() throws {
         for (h, w, c, f, same) in [(8, 8, 16, 24, false), (9, 7, 5, 11, true), (9, 7, 5, 11, false), (4, 6, 8, 8, true)] {
             let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                        same: same, layer: "test")
