@@ -32,6 +32,11 @@ final class FusedPoolingTests: XCTestCase {
     func testFusedPoolingMatchesThePoolingKernel() throws {
         // 11×11 outputs, 22-row bands, 96-row chunks: bands cross chunk boundaries and the last row is dropped.
         try check(input: [13, 13, 64], conv: Conv2D(filters: 8, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 7)
+        // Winograd layers (32 channels and filters, outputs from 8×8): each 2×2 tile pooled in registers; an odd
+        // output (17×17) drops its last tile row and column.
+        try check(input: [18, 18, 32], conv: Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 3)
+        try check(input: [17, 17, 40], conv: Conv2D(filters: 48, kernelSize: (3, 3), padding: .same, activation: .relu),
+                  pool: 2, batch: 2)
         // The textbook first layer: 26×26×32, whole-image chunks.
         try check(input: [28, 28, 1], conv: Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 9)
         // Pool 3 over 11×11 (two rows and columns dropped), 'same' strided convolution, linear activation.

@@ -211,3 +211,16 @@ public final class WorkCounter {
     /// The next unclaimed item (items past the pass's count mean: done).
     public func claim() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
+
+/// The items of a pass that one thread claims from a `WorkCounter`, in the order it gets them.
+public struct ClaimedItems: Sequence, IteratorProtocol {
+    let counter: WorkCounter
+    let items: Int
+
+    public init(counter: WorkCounter, items: Int) { self.counter = counter; self.items = items }
+
+    public mutating func next() -> Int? {
+        let item = counter.claim()
+        return item < items ? item : nil
+    }
+}

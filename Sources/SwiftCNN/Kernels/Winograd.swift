@@ -109,8 +109,13 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
 
 /// output (batch × outH × outW × filters) = input ⊛ kernel (+ bias, then ReLU), the kernel transformed by
 /// `winogradTransformKernel`. Tiles are cut into chunks that stay in L2; the engine's threads share the chunks.
+///
+/// `pooled`: also the 2×2, stride-2 max pooling of the output (floor(outH / 2) × floor(outW / 2) per image), taken
+/// from each tile's four outputs while they are in registers: a Winograd tile is exactly one pooling window.
+/// `counter` hands the chunks to the threads as they come free.
 public func winogradConvolution(_ input: UnsafePointer<Float>, _ s: WinogradShape, transformedKernel: UnsafePointer<Float>,
-                                bias: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>) {
+                                bias: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>,
+                                pooled: UnsafeMutablePointer<Float>? = nil, counter: WorkCounter = WorkCounter()) {
     let perChunk = s.tilesPerChunk
     var chunks = (s.tiles + perChunk - 1) / perChunk
     // Several chunks: a multiple of the thread count, so the threads get equal shares.
@@ -120,11 +125,12 @@ public func winogradConvolution(_ input: UnsafePointer<Float>, _ s: WinogradShap
     chunks = (s.tiles + size - 1) / size
     let threads = max(1, min(engineThreadCount, chunks))
     let job = WinogradJob(s: s, input: input, kernel: transformedKernel, bias: bias, relu: relu, output: output,
-                          chunkSize: size, chunks: chunks)
-    parallelFor(threads, minChunk: 1, context: (job, threads)) { raw, lo, hi in
-        let (job, threads) = raw.assumingMemoryBound(to: (WinogradJob, Int).self).pointee
-        for t in lo..<hi {
-            for chunk in t * job.chunks / threads..<(t + 1) * job.chunks / threads { job.run(chunk: chunk) }
+                          pooled: pooled, chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(counter))
+    counter.reset()
+    parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
+        let job = raw.assumingMemoryBound(to: WinogradJob.self).pointee
+        for _ in lo..<hi {
+            for chunk in ClaimedItems(counter: job.counter.takeUnretainedValue(), items: job.chunks) { job.run(chunk: chunk) }
         }
     }
 }
@@ -136,7 +142,9 @@ private struct WinogradJob {
     let bias: UnsafePointer<Float>?
     let relu: Bool
     let output: UnsafeMutablePointer<Float>
+    let pooled: UnsafeMutablePointer<Float>?
     let chunkSize, chunks: Int
+    let counter: Unmanaged<WorkCounter>
 
     func run(chunk: Int) {
         let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
@@ -222,6 +230,11 @@ private struct WinogradJob {
                 if relu {
                     y.0 = y.0.replacing(with: zero, where: y.0 .< zero); y.1 = y.1.replacing(with: zero, where: y.1 .< zero)
                     y.2 = y.2.replacing(with: zero, where: y.2 .< zero); y.3 = y.3.replacing(with: zero, where: y.3 .< zero)
+                }
+                if let pooled, oy + 1 < s.outH, ox + 1 < s.outW {
+                    let pooledW = s.outW / 2
+                    store8(pooled + ((b * (s.outH / 2) + ty) * pooledW + tx) * f + j,
+                           pointwiseMax(pointwiseMax(y.0, y.1), pointwiseMax(y.2, y.3)), lanes)
                 }
                 store8(out + j, y.0, lanes)
                 if cols > 1 { store8(out + f + j, y.1, lanes) }

@@ -107,6 +107,11 @@ public final class Conv2D: Layer {
             && g.channels >= 32 && filters >= 32 && g.outH >= 8 && g.outW >= 8
     }
 
+    /// A 2×2, stride-2 pooling without padding: each Winograd tile is one of its windows.
+    private func isTilePooling(_ p: WindowGeometry) -> Bool {
+        p.kernelH == 2 && p.kernelW == 2 && p.strideH == 2 && p.strideW == 2 && p.padTop == 0 && p.padLeft == 0
+    }
+
     private func winogradShape(_ g: WindowGeometry, batch: Int) -> WinogradShape {
         WinogradShape(batch: batch, inH: g.inH, inW: g.inW, channels: g.channels, filters: filters, padTop: g.padTop,
                       padLeft: g.padLeft, outH: g.outH, outW: g.outW)
@@ -163,8 +168,12 @@ public final class Conv2D: Layer {
             let transformed = io.workspace + m * filters
             winogradTransformKernel(io.parameters[0], channels: g.channels, filters: filters, flipped: false,
                                     into: transformed)
+            // A following 2×2 max pooling is taken tile by tile (a tile is one pooling window).
+            let pool = io.fusedMaxPool.flatMap { fused && isTilePooling($0.geometry) ? $0.output : nil }
             winogradConvolution(io.inputs[0], winogradShape(g, batch: io.batch), transformedKernel: transformed,
-                                bias: bias, relu: activation == .relu, output: io.output)
+                                bias: bias, relu: activation == .relu, output: io.output, pooled: pool,
+                                counter: workCounter)
+            if pool != nil { return }
         } else {
             // Every chunk multiplies by the same kernel: pack it once (the AVX2 GEMM reads B as panels).
             var packedKernel: UnsafePointer<Float>? = nil
@@ -227,7 +236,7 @@ public final class Conv2D: Layer {
             if usesWinograd(g) {
                 winogradTransformKernel(io.parameters[0], channels: filters, filters: g.channels, flipped: true, into: kernelT)
                 winogradConvolution(preGrad, winogradGradientShape(g, batch: io.batch), transformedKernel: kernelT,
-                                    bias: nil, relu: false, output: io.inputGrads[0])
+                                    bias: nil, relu: false, output: io.inputGrads[0], counter: workCounter)
             } else if isPointwise {
                 gemm(transA: false, transB: true, m: m, n: g.patchSize, k: filters, alpha: 1, a: preGrad, lda: filters,
                      b: io.parameters[0], ldb: filters, beta: 0, c: io.inputGrads[0], ldc: g.patchSize)
@@ -452,16 +461,5 @@ private struct ConvJob {
                 r0 = r1
             }
         }
-    }
-}
-
-/// The items of a pass that one thread claims from a `WorkCounter`, in the order it gets them.
-struct ClaimedItems: Sequence, IteratorProtocol {
-    let counter: WorkCounter
-    let items: Int
-
-    mutating func next() -> Int? {
-        let item = counter.claim()
-        return item < items ? item : nil
     }
 }
