@@ -192,7 +192,7 @@ private struct WinogradJob {
                     for i in 0..<4 where y0 + i >= 0 && y0 + i < s.inH {
                         for j in 0..<4 where x0 + j >= 0 && x0 + j < s.inW {
                             let src = image + ((y0 + i) * s.inW + x0 + j) * c + ch, dst = window + (i * 4 + j) * 8
-                            for l in 0..<lanes { dst[l] = src[l] }
+                            store8(dst, load8(src, lanes), 8)
                         }
                     }
                     transformTile(window, rowStride: 32, pixelStride: 8, out: out + ch, plane: plane, lanes: lanes)
@@ -207,44 +207,56 @@ private struct WinogradJob {
     /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
     private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
         let f = s.filters, count = tiles.count, plane = count * f
-        let zero = SIMD8<Float>()
+        let pooledH = s.outH / 2, pooledW = s.outW / 2
+        var (b, ty, tx) = position(tiles.lowerBound)
         for t in tiles {
-            let (b, ty, tx) = position(t)
             let oy = 2 * ty, ox = 2 * tx
             let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
             let src = m + (t - tiles.lowerBound) * f
             let out = output + ((b * s.outH + oy) * s.outW + ox) * f
+            let pool = ty < pooledH && tx < pooledW ? pooled.map { $0 + ((b * pooledH + ty) * pooledW + tx) * f } : nil
             var j = 0
-            while j < f {
-                let lanes = min(8, f - j)
-                // Aᵀ M: two rows of four.
-                var s0 = (zero, zero, zero, zero), s1 = (zero, zero, zero, zero)
-                func at(_ xi: Int) -> SIMD8<Float> { load8(src + xi * plane + j, lanes) }
-                s0.0 = at(0) + at(4) + at(8); s1.0 = at(4) - at(8) - at(12)
-                s0.1 = at(1) + at(5) + at(9); s1.1 = at(5) - at(9) - at(13)
-                s0.2 = at(2) + at(6) + at(10); s1.2 = at(6) - at(10) - at(14)
-                s0.3 = at(3) + at(7) + at(11); s1.3 = at(7) - at(11) - at(15)
-                let biasVector = bias.map { load8($0 + j, lanes) } ?? zero
-                var y = (s0.0 + s0.1 + s0.2 + biasVector, s0.1 - s0.2 - s0.3 + biasVector,
-                         s1.0 + s1.1 + s1.2 + biasVector, s1.1 - s1.2 - s1.3 + biasVector)
-                if relu {
-                    y.0 = y.0.replacing(with: zero, where: y.0 .< zero); y.1 = y.1.replacing(with: zero, where: y.1 .< zero)
-                    y.2 = y.2.replacing(with: zero, where: y.2 .< zero); y.3 = y.3.replacing(with: zero, where: y.3 .< zero)
-                }
-                if let pooled, oy + 1 < s.outH, ox + 1 < s.outW {
-                    let pooledW = s.outW / 2
-                    store8(pooled + ((b * (s.outH / 2) + ty) * pooledW + tx) * f + j,
-                           pointwiseMax(pointwiseMax(y.0, y.1), pointwiseMax(y.2, y.3)), lanes)
-                }
-                store8(out + j, y.0, lanes)
-                if cols > 1 { store8(out + f + j, y.1, lanes) }
-                if rows > 1 {
-                    store8(out + s.outW * f + j, y.2, lanes)
-                    if cols > 1 { store8(out + (s.outW + 1) * f + j, y.3, lanes) }
-                }
-                j += lanes
+            while j + 8 <= f {
+                outputTile(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j, rowStride: s.outW * f,
+                           pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j }, lanes: 8)
+                j += 8
             }
+            if j < f {
+                outputTile(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j, rowStride: s.outW * f,
+                           pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j }, lanes: f - j)
+            }
+            tx += 1
+            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
         }
+    }
+}
+
+/// Y = Aᵀ M A of one tile for 8 filters (plane ξ of M at m + ξ · plane), + bias, ReLU; its `rows` × `cols` output
+/// pixels stored, and their maximum at `pooled` when given.
+@inline(__always)
+private func outputTile(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                        out: UnsafeMutablePointer<Float>, rowStride: Int, pixelStride: Int, rows: Int, cols: Int,
+                        pooled: UnsafeMutablePointer<Float>?, lanes: Int) {
+    @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(m + xi * plane, lanes) }
+    // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3 (of the 4×4 grid), column by column.
+    let m0 = at(0), m1 = at(1), m2 = at(2), m3 = at(3), m4 = at(4), m5 = at(5), m6 = at(6), m7 = at(7)
+    let m8 = at(8), m9 = at(9), m10 = at(10), m11 = at(11), m12 = at(12), m13 = at(13), m14 = at(14), m15 = at(15)
+    let a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11
+    let b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15
+    let shift = bias.map { load8($0, lanes) } ?? SIMD8<Float>()
+    // (Aᵀ M) A along each row.
+    var y0 = a0 + a1 + a2 + shift, y1 = a1 - a2 - a3 + shift, y2 = b0 + b1 + b2 + shift, y3 = b1 - b2 - b3 + shift
+    if relu {
+        let zero = SIMD8<Float>()
+        y0 = y0.replacing(with: zero, where: y0 .< zero); y1 = y1.replacing(with: zero, where: y1 .< zero)
+        y2 = y2.replacing(with: zero, where: y2 .< zero); y3 = y3.replacing(with: zero, where: y3 .< zero)
+    }
+    if let pooled { store8(pooled, larger(larger(y0, y1), larger(y2, y3)), lanes) }
+    store8(out, y0, lanes)
+    if cols > 1 { store8(out + pixelStride, y1, lanes) }
+    if rows > 1 {
+        store8(out + rowStride, y2, lanes)
+        if cols > 1 { store8(out + rowStride + pixelStride, y3, lanes) }
     }
 }
 
@@ -272,6 +284,10 @@ private func transformTile(_ d: UnsafePointer<Float>, rowStride: Int, pixelStrid
         store8(row + 3 * plane, e.1 - e.3, lanes)
     }
 }
+
+/// Lane-wise maximum (the standard library's generic `pointwiseMax` is not specialised here: a call per vector).
+@inline(__always)
+private func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
 
 @inline(__always)
 private func load8(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
