@@ -164,14 +164,14 @@ private struct WinogradJob {
 
     /// (b, ty, tx) of tile t.
     @inline(__always)
-    private func position(_ t: Int) -> (b: Int, ty: Int, tx: Int) {
+    fileprivate func position(_ t: Int) -> (b: Int, ty: Int, tx: Int) {
         let perImage = s.tilesH * s.tilesW, r = t % perImage
         return (t / perImage, r / s.tilesW, r % s.tilesW)
     }
 
     /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
     /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
-    private func transformInput(tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+    fileprivate func transformInput(tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let c = s.channels, count = tiles.count, plane = count * c, rowStride = s.inW * c
         let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
         var (b, ty, tx) = position(tiles.lowerBound)
@@ -301,4 +301,151 @@ private func load8(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
 private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ lanes: Int) {
     if lanes == 8 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self); return }
     for l in 0..<lanes { p[l] = v[l] }
+}
+
+/// The weight gradient of a Winograd layer, with the same tiles: dU[ξ] = Σ over tiles V[ξ]ᵀ · dM[ξ], where V is the
+/// forward's input transform and dM = A dY Aᵀ the output transform's adjoint of each tile's 2×2 output gradient,
+/// then dW = Gᵀ dU G per (channel, filter). 16 GEMMs of channels × tiles × filters per chunk instead of an im2col
+/// GEMM of 9 · channels × pixels × filters.
+///
+/// In the same pass over the output gradient: the pre-activation gradient (`outputGrad` where `output` > 0 for
+/// ReLU, else `outputGrad` itself) is written to `preGrad` (the input gradient reads it next) and summed into the
+/// bias gradient. `dU` holds 16 · channels · filters floats (the sum; threads other than the first sum into
+/// per-thread scratch first).
+public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradShape, output: UnsafePointer<Float>,
+                                   outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>,
+                                   kernelGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?,
+                                   dU: UnsafeMutablePointer<Float>, counter: WorkCounter = WorkCounter()) {
+    let perChunk = s.tilesPerChunk
+    var chunks = (s.tiles + perChunk - 1) / perChunk
+    if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
+    let size = ((s.tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
+    chunks = (s.tiles + size - 1) / size
+    let threads = max(1, min(engineThreadCount, chunks))
+    let uSize = 16 * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
+    let partials = ScratchBuffer.forCurrentThread(count: (threads - 1) * (uSize + bSize), slot: .partialSums)
+    let forward = WinogradJob(s: s, input: input, kernel: input, bias: nil, relu: false, output: preGrad, pooled: nil,
+                              chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(counter))
+    let job = WinogradWeightJob(forward: forward, output: output, outputGrad: outputGrad, relu: relu, preGrad: preGrad,
+                                dU: dU, biasGrad: biasGrad, partials: partials, threads: threads)
+    counter.reset()
+    parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
+        let job = raw.assumingMemoryBound(to: WinogradWeightJob.self).pointee
+        for t in lo..<hi { job.run(thread: t) }
+    }
+    for t in 1..<threads {
+        accumulate(partials + (t - 1) * uSize, into: dU, count: uSize)
+        if let biasGrad { accumulate(partials + (threads - 1) * uSize + (t - 1) * s.filters, into: biasGrad, count: s.filters) }
+    }
+    winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
+}
+
+private struct WinogradWeightJob {
+    let forward: WinogradJob
+    let output, outputGrad: UnsafePointer<Float>
+    let relu: Bool
+    let preGrad, dU: UnsafeMutablePointer<Float>
+    let biasGrad: UnsafeMutablePointer<Float>?
+    let partials: UnsafeMutablePointer<Float>
+    let threads: Int
+
+    /// Thread t's chunks, summed into its dU and bias partials (thread 0's are the results themselves).
+    func run(thread t: Int) {
+        let s = forward.s, c = s.channels, f = s.filters, uSize = 16 * c * f
+        let sum = t == 0 ? dU : partials + (t - 1) * uSize
+        let biasSum = t == 0 ? biasGrad : biasGrad.map { _ in partials + (threads - 1) * uSize + (t - 1) * f }
+        let v = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * c, slot: .columns)
+        let m = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * f, slot: .columnGrads)
+        var first = true
+        for chunk in ClaimedItems(counter: forward.counter.takeUnretainedValue(), items: forward.chunks) {
+            let t0 = chunk * forward.chunkSize, t1 = min(t0 + forward.chunkSize, s.tiles), count = t1 - t0
+            guard count > 0 else { continue }
+            if first { biasSum?.initialize(repeating: 0, count: f) }
+            forward.transformInput(tiles: t0..<t1, into: v)
+            transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
+            for xi in 0..<16 {
+                gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * count * c, lda: c,
+                     b: m + xi * count * f, ldb: f, beta: first ? 0 : 1, c: sum + xi * c * f, ldc: f, serial: true)
+            }
+            first = false
+        }
+        if first {
+            sum.initialize(repeating: 0, count: uSize)
+            biasSum?.initialize(repeating: 0, count: f)
+        }
+    }
+
+    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 2×2 pre-activation gradient (zero past the output), which
+    /// is also stored to `preGrad` and added to the bias sums.
+    private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
+                                         biasSum: UnsafeMutablePointer<Float>?) {
+        let s = forward.s, f = s.filters, plane = tiles.count * f, zero = SIMD8<Float>()
+        var (b, ty, tx) = forward.position(tiles.lowerBound)
+        for t in tiles {
+            let oy = 2 * ty, ox = 2 * tx
+            let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
+            let pixel = ((b * s.outH + oy) * s.outW + ox) * f
+            let dst = m + (t - tiles.lowerBound) * f
+            var j = 0
+            while j < f {
+                let lanes = min(8, f - j)
+                // The tile's four pre-activation gradients (zero for outputs past the edge).
+                @inline(__always) func grad(_ r: Int, _ q: Int) -> SIMD8<Float> {
+                    guard r < rows, q < cols else { return zero }
+                    let at = pixel + (r * s.outW + q) * f + j
+                    var g = load8(outputGrad + at, lanes)
+                    if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
+                    store8(preGrad + at, g, lanes)
+                    return g
+                }
+                let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)
+                if let biasSum { store8(biasSum + j, load8(biasSum + j, lanes) + ((g00 + g01) + (g10 + g11)), lanes) }
+                // A dY: rows g0, g0 + g1, g0 − g1, −g1 (g0, g1 the tile's rows); then each row (a, b) → a, a + b, a − b, −b.
+                @inline(__always) func putRow(_ i: Int, _ a: SIMD8<Float>, _ bb: SIMD8<Float>) {
+                    let base = dst + j + 4 * i * plane
+                    store8(base, a, lanes)
+                    store8(base + plane, a + bb, lanes)
+                    store8(base + 2 * plane, a - bb, lanes)
+                    store8(base + 3 * plane, zero - bb, lanes)
+                }
+                putRow(0, g00, g01)
+                putRow(1, g00 + g10, g01 + g11)
+                putRow(2, g00 - g10, g01 - g11)
+                putRow(3, zero - g10, zero - g11)
+                j += lanes
+            }
+            tx += 1
+            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
+        }
+    }
+}
+
+/// dW (3×3 HWIO) = Gᵀ dU G for every (channel, filter): the adjoint of `winogradTransformKernel` (unpacked: dU is
+/// 16 row-major channels × filters matrices). Eight filters per vector.
+private func winogradKernelGradient(_ dU: UnsafePointer<Float>, channels: Int, filters: Int,
+                                    into dW: UnsafeMutablePointer<Float>) {
+    let plane = channels * filters
+    for c in 0..<channels {
+        var j = 0
+        while j < filters {
+            let lanes = min(8, filters - j)
+            @inline(__always) func u(_ xi: Int) -> SIMD8<Float> { load8(dU + xi * plane + c * filters + j, lanes) }
+            // Gᵀ dU: rows u0 + (u1 + u2)/2, (u1 − u2)/2, (u1 + u2)/2 + u3 of the 4×4 grid (column q of each).
+            @inline(__always) func rowsOfGTdU(_ q: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                let u0 = u(q), u1 = u(4 + q), u2 = u(8 + q), u3 = u(12 + q)
+                return (u0 + (u1 + u2) * 0.5, (u1 - u2) * 0.5, (u1 + u2) * 0.5 + u3)
+            }
+            let q0 = rowsOfGTdU(0), q1 = rowsOfGTdU(1), q2 = rowsOfGTdU(2), q3 = rowsOfGTdU(3)
+            // (Gᵀ dU) G along each row (a, b, c, d): a + (b + c)/2, (b − c)/2, (b + c)/2 + d.
+            @inline(__always) func putRow(_ ky: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ cc: SIMD8<Float>, _ d: SIMD8<Float>) {
+                store8(dW + ((ky * 3) * channels + c) * filters + j, a + (b + cc) * 0.5, lanes)
+                store8(dW + ((ky * 3 + 1) * channels + c) * filters + j, (b - cc) * 0.5, lanes)
+                store8(dW + ((ky * 3 + 2) * channels + c) * filters + j, (b + cc) * 0.5 + d, lanes)
+            }
+            putRow(0, q0.0, q1.0, q2.0, q3.0)
+            putRow(1, q0.1, q1.1, q2.1, q3.1)
+            putRow(2, q0.2, q1.2, q2.2, q3.2)
+            j += lanes
+        }
+    }
 }

@@ -220,7 +220,14 @@ public final class Conv2D: Layer {
         let activation = io.outputGradIsPreActivation ? .linear : self.activation
         // Without an activation to undo, the pre-activation gradient is the output gradient itself: no copy.
         let preGrad = activation == .linear ? io.outputGrad : io.workspace, kernelT = io.workspace + m * filters
-        if io.needsParameterGrads && !isPointwise {
+        if io.needsParameterGrads && usesWinograd(g) && (activation == .relu || activation == .linear) {
+            // Winograd's tiles, which also make the pre-activation gradient and the bias sums as they read the
+            // output gradient; the kernel region holds the transformed gradient until the input gradient needs it.
+            winogradWeightGradient(io.inputs[0], winogradShape(g, batch: io.batch), output: io.output,
+                                   outputGrad: io.outputGrad, relu: activation == .relu, preGrad: preGrad,
+                                   kernelGrad: io.parameterGrads[0], biasGrad: useBias ? io.parameterGrads[1] : nil,
+                                   dU: kernelT, counter: workCounter)
+        } else if io.needsParameterGrads && !isPointwise {
             // Each chunk's pre-activation gradient and bias sums are made by the weight-gradient job, just before
             // its GEMM reads them, while the chunk is in cache and on every thread.
             weightGradient(io, g, activation: activation, preGrad: preGrad)
