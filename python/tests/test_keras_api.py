@@ -234,6 +234,32 @@ def test_same_seed_same_training():
     assert not np.array_equal(other[0], first[0])
 
 
+def test_same_seed_same_training_on_two_threads_with_many_chunks():
+    # Layers big enough that every pass is cut into several chunks shared by two threads (a Winograd layer and an
+    # im2col one): the weight gradients' per-thread sums must be grouped the same way in every run.
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(64, 20, 20, 32)).astype(np.float32)
+    y = rng.integers(0, 2, size=64)
+    before = swiftcnn.get_num_threads()
+    swiftcnn.set_num_threads(2)
+    try:
+        def run():
+            utils.set_random_seed(11)
+            model = models.Sequential([layers.Input((20, 20, 32)), layers.Conv2D(32, 3, activation="relu"),
+                                       layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                                       layers.Flatten(), layers.Dense(2, activation="softmax")])
+            model.compile("rmsprop", "sparse_categorical_crossentropy")
+            model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+            return model.get_weights()
+
+        runs = [run() for _ in range(4)]
+    finally:
+        swiftcnn.set_num_threads(before)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_nested_model_frozen_base_and_fine_tuning():
     """The VGG16-chapter pattern: a built conv base inside a Sequential, frozen, then partly unfrozen."""
     base = models.Sequential([layers.Conv2D(8, 3, activation="relu", input_shape=(12, 12, 3)), layers.MaxPooling2D(),

@@ -315,7 +315,7 @@ private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ lanes
 public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradShape, output: UnsafePointer<Float>,
                                    outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>,
                                    kernelGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?,
-                                   dU: UnsafeMutablePointer<Float>, counter: WorkCounter = WorkCounter()) {
+                                   dU: UnsafeMutablePointer<Float>) {
     let perChunk = s.tilesPerChunk
     var chunks = (s.tiles + perChunk - 1) / perChunk
     if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
@@ -325,10 +325,9 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
     let uSize = 16 * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
     let partials = ScratchBuffer.forCurrentThread(count: (threads - 1) * (uSize + bSize), slot: .partialSums)
     let forward = WinogradJob(s: s, input: input, kernel: input, bias: nil, relu: false, output: preGrad, pooled: nil,
-                              chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(counter))
+                              chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(sharedUnusedCounter))
     let job = WinogradWeightJob(forward: forward, output: output, outputGrad: outputGrad, relu: relu, preGrad: preGrad,
                                 dU: dU, biasGrad: biasGrad, partials: partials, threads: threads)
-    counter.reset()
     parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
         let job = raw.assumingMemoryBound(to: WinogradWeightJob.self).pointee
         for t in lo..<hi { job.run(thread: t) }
@@ -339,6 +338,9 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
     }
     winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
 }
+
+/// The weight-gradient job reuses the forward job's input transform but shares its chunks out in fixed parts.
+private let sharedUnusedCounter = WorkCounter()
 
 private struct WinogradWeightJob {
     let forward: WinogradJob
@@ -357,7 +359,9 @@ private struct WinogradWeightJob {
         let v = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * c, slot: .columns)
         let m = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * f, slot: .columnGrads)
         var first = true
-        for chunk in ClaimedItems(counter: forward.counter.takeUnretainedValue(), items: forward.chunks) {
+        // A fixed share of the chunks per thread, summed in order: the sums' grouping, and so the rounding, is
+        // the same in every run (bit-identical training for a seed).
+        for chunk in t * forward.chunks / threads..<(t + 1) * forward.chunks / threads {
             let t0 = chunk * forward.chunkSize, t1 = min(t0 + forward.chunkSize, s.tiles), count = t1 - t0
             guard count > 0 else { continue }
             if first { biasSum?.initialize(repeating: 0, count: f) }

@@ -226,7 +226,7 @@ public final class Conv2D: Layer {
             winogradWeightGradient(io.inputs[0], winogradShape(g, batch: io.batch), output: io.output,
                                    outputGrad: io.outputGrad, relu: activation == .relu, preGrad: preGrad,
                                    kernelGrad: io.parameterGrads[0], biasGrad: useBias ? io.parameterGrads[1] : nil,
-                                   dU: kernelT, counter: workCounter)
+                                   dU: kernelT)
         } else if io.needsParameterGrads && !isPointwise {
             // Each chunk's pre-activation gradient and bias sums are made by the weight-gradient job, just before
             // its GEMM reads them, while the chunk is in cache and on every thread.
@@ -286,8 +286,6 @@ public final class Conv2D: Layer {
         job.biasGrad = useBias ? io.parameterGrads[1] : nil
         let threads = job.threads(forItems: chunks.count)
         job.partialSums = ScratchBuffer.forCurrentThread(count: (threads - 1) * (size + biasSize), slot: .partialSums)
-        job.counter = Unmanaged.passUnretained(workCounter)
-        workCounter.reset()
         parallelFor(threads, minChunk: 1, context: (job, threads)) { context, lo, hi in
             let (job, threads) = context.assumingMemoryBound(to: (ConvJob, Int).self).pointee
             for t in lo..<hi { job.weightGradient(thread: t, of: threads) }
@@ -364,7 +362,12 @@ private struct ConvJob {
     var biasGrad: UnsafeMutablePointer<Float>? = nil
     var counter: Unmanaged<WorkCounter>? = nil  // hands out chunks (image groups for the input gradient)
 
-    /// Work items claimed one at a time from the pass's counter until none are left.
+    /// A fixed share of the items: the weight gradient's sums are grouped by thread, so a fixed grouping keeps
+    /// training bit-identical from run to run (`set_random_seed`).
+    private func share(_ t: Int, of n: Int, items: Int) -> Range<Int> { t * items / n..<(t + 1) * items / n }
+
+    /// Work items claimed one at a time from the pass's counter until none are left (passes whose items are
+    /// independent: forward chunks, the input gradient's image groups).
     private func claimed(_ items: Int) -> ClaimedItems { ClaimedItems(counter: counter!.takeUnretainedValue(), items: items) }
 
     func threads(forItems items: Int) -> Int { max(1, min(engineThreadCount, items)) }
@@ -428,7 +431,7 @@ private struct ConvJob {
         let columns = ScratchBuffer.forCurrentThread(count: chunks.rowsPerChunk * g.patchSize, slot: .columns)
         let gradient = UnsafeMutablePointer(mutating: self.gradient)
         var first = true
-        for chunk in claimed(chunks.count) {
+        for chunk in share(t, of: n, items: chunks.count) {
             let rows = chunks.rows(of: chunk), offset = rows.lowerBound * filters
             if let (activation, y, dy) = preActivation {
                 activation.backward(output: y + offset, outputGrad: dy + offset, inputGrad: gradient + offset,
