@@ -251,7 +251,9 @@ def test_horovod_style_script_reaches_single_process_accuracy(tmp_path):
     assert "finished gradual learning rate warmup" in done.stdout
     assert (tmp_path / "checkpoint-2.scnn").exists()
     assert single["accuracy"] > 0.75
-    assert abs(both["accuracy"] - single["accuracy"]) <= 0.01, (single, both)
+    # The two runs see the data in different batches and orders, so they differ like two seeds of one run: the
+    # single-process script scored 0.784, 0.793, 0.808 and 0.790 with seeds 1-4 (a 2.4-point spread).
+    assert abs(both["accuracy"] - single["accuracy"]) <= 0.025, (single, both)
 
 
 @needs_mpi
