@@ -28,11 +28,17 @@ public struct WinogradShape {
     /// Floats of a transformed kernel (`winogradTransformKernel`).
     public static func kernelCount(channels: Int, filters: Int) -> Int { 16 * packedBCount(k: channels, n: filters) }
 
-    /// Tiles per chunk: the chunk's transformed tiles and products (16 · tiles · (channels + filters) floats) in
-    /// half of L2, at least 4 micro-tiles of rows for the GEMMs.
-    var tilesPerChunk: Int {
+    /// Tiles per chunk and the number of chunks: the chunk's transformed tiles and products (16 · tiles ·
+    /// (channels + filters) floats) in half of L2, at least 4 micro-tiles of rows for the GEMMs; several chunks
+    /// come in a multiple of the thread count (equal shares), each a whole number of micro-tiles of rows (a partial
+    /// sliver would be repacked in each of the 16 GEMMs).
+    var chunking: (size: Int, count: Int) {
         let fit = CacheSizes.current.l2 / 2 / 4 / (16 * (channels + filters))
-        return min(max(fit, 4 * microTileRows), 384) / microTileRows * microTileRows
+        let perChunk = min(max(fit, 4 * microTileRows), 384) / microTileRows * microTileRows
+        var chunks = (tiles + perChunk - 1) / perChunk
+        if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
+        let size = ((tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
+        return (size, (tiles + size - 1) / size)
     }
 }
 
@@ -116,13 +122,7 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
 public func winogradConvolution(_ input: UnsafePointer<Float>, _ s: WinogradShape, transformedKernel: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>,
                                 pooled: UnsafeMutablePointer<Float>? = nil, counter: WorkCounter = WorkCounter()) {
-    let perChunk = s.tilesPerChunk
-    var chunks = (s.tiles + perChunk - 1) / perChunk
-    // Several chunks: a multiple of the thread count, so the threads get equal shares.
-    if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
-    // Whole micro-tiles of rows per chunk: a partial sliver would be repacked in each of the 16 GEMMs.
-    let size = ((s.tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
-    chunks = (s.tiles + size - 1) / size
+    let (size, chunks) = s.chunking
     let threads = max(1, min(engineThreadCount, chunks))
     let job = WinogradJob(s: s, input: input, kernel: transformedKernel, bias: bias, relu: relu, output: output,
                           pooled: pooled, chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(counter))
@@ -130,7 +130,7 @@ public func winogradConvolution(_ input: UnsafePointer<Float>, _ s: WinogradShap
     parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
         let job = raw.assumingMemoryBound(to: WinogradJob.self).pointee
         for _ in lo..<hi {
-            for chunk in ClaimedItems(counter: job.counter.takeUnretainedValue(), items: job.chunks) { job.run(chunk: chunk) }
+            for chunk in ClaimedItems(counter: job.counter!.takeUnretainedValue(), items: job.chunks) { job.run(chunk: chunk) }
         }
     }
 }
@@ -144,7 +144,7 @@ private struct WinogradJob {
     let output: UnsafeMutablePointer<Float>
     let pooled: UnsafeMutablePointer<Float>?
     let chunkSize, chunks: Int
-    let counter: Unmanaged<WorkCounter>
+    let counter: Unmanaged<WorkCounter>?   // hands out the chunks (the forward pass); nil in the weight gradient
 
     func run(chunk: Int) {
         let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
@@ -316,16 +316,12 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
                                    outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>,
                                    kernelGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?,
                                    dU: UnsafeMutablePointer<Float>) {
-    let perChunk = s.tilesPerChunk
-    var chunks = (s.tiles + perChunk - 1) / perChunk
-    if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
-    let size = ((s.tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
-    chunks = (s.tiles + size - 1) / size
+    let (size, chunks) = s.chunking
     let threads = max(1, min(engineThreadCount, chunks))
     let uSize = 16 * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
     let partials = ScratchBuffer.forCurrentThread(count: (threads - 1) * (uSize + bSize), slot: .partialSums)
     let forward = WinogradJob(s: s, input: input, kernel: input, bias: nil, relu: false, output: preGrad, pooled: nil,
-                              chunkSize: size, chunks: chunks, counter: Unmanaged.passUnretained(sharedUnusedCounter))
+                              chunkSize: size, chunks: chunks, counter: nil)
     let job = WinogradWeightJob(forward: forward, output: output, outputGrad: outputGrad, relu: relu, preGrad: preGrad,
                                 dU: dU, biasGrad: biasGrad, partials: partials, threads: threads)
     parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
@@ -338,9 +334,6 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
     }
     winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
 }
-
-/// The weight-gradient job reuses the forward job's input transform but shares its chunks out in fixed parts.
-private let sharedUnusedCounter = WorkCounter()
 
 private struct WinogradWeightJob {
     let forward: WinogradJob
