@@ -86,14 +86,17 @@ final class ConvKernelTests: XCTestCase {
     private func chunkedForwardAndBackward() throws {
         for threads in [1, 2, 3] {
             setEngineThreadCount(threads)
-            try compareBackward(h: 40, w: 40, c: 16, filters: 20, same: true, batch: 3)
-            try compareBackward(h: 12, w: 12, c: 32, filters: 24, same: false, batch: 7)
+            // im2col + GEMM (fewer than 16 channels or filters).
+            try compareBackward(h: 40, w: 40, c: 12, filters: 20, same: true, batch: 3)
+            try compareBackward(h: 12, w: 12, c: 32, filters: 12, same: false, batch: 7)
             try compareBackward(h: 6, w: 6, c: 3, filters: 8, same: false, batch: 50)
             // Linear: the output gradient is used in place as the pre-activation gradient.
-            try compareBackward(h: 12, w: 12, c: 32, filters: 24, same: false, batch: 7, activation: .linear)
-            // From 32 channels and filters on outputs of 8×8 and up: Winograd forward and input gradient.
+            try compareBackward(h: 12, w: 12, c: 32, filters: 12, same: false, batch: 7, activation: .linear)
+            // From 16 channels and filters on outputs of 4×4 and up: Winograd in all three passes.
             try compareBackward(h: 10, w: 11, c: 32, filters: 40, same: true, batch: 3)
             try compareBackward(h: 12, w: 13, c: 40, filters: 32, same: false, batch: 2, activation: .linear)
+            try compareBackward(h: 28, w: 28, c: 16, filters: 16, same: true, batch: 5)
+            try compareBackward(h: 4, w: 5, c: 24, filters: 17, same: true, batch: 9)
         }
     }
 

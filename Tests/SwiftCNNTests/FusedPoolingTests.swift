@@ -32,7 +32,7 @@ final class FusedPoolingTests: XCTestCase {
     func testFusedPoolingMatchesThePoolingKernel() throws {
         // 11×11 outputs, 22-row bands, 96-row chunks: bands cross chunk boundaries and the last row is dropped.
         try check(input: [13, 13, 64], conv: Conv2D(filters: 8, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 7)
-        // Winograd layers (32 channels and filters, outputs from 8×8): each 2×2 tile pooled in registers; an odd
+        // Winograd layers (16 channels and filters and up, outputs from 4×4): each 2×2 tile pooled in registers; an odd
         // output (17×17) drops its last tile row and column.
         try check(input: [18, 18, 32], conv: Conv2D(filters: 32, kernelSize: (3, 3), activation: .relu), pool: 2, batch: 3)
         try check(input: [17, 17, 40], conv: Conv2D(filters: 48, kernelSize: (3, 3), padding: .same, activation: .relu),

@@ -246,7 +246,7 @@ def test_same_seed_same_training_on_two_threads_with_many_chunks():
         def run():
             utils.set_random_seed(11)
             model = models.Sequential([layers.Input((20, 20, 32)), layers.Conv2D(32, 3, activation="relu"),
-                                       layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                                       layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
                                        layers.Flatten(), layers.Dense(2, activation="softmax")])
             model.compile("rmsprop", "sparse_categorical_crossentropy")
             model.fit(x, y, epochs=2, batch_size=32, verbose=0)

@@ -95,16 +95,15 @@ public final class Conv2D: Layer {
         g.channels <= 4 && g.dilationH == 1 && g.dilationW == 1 && g.outW >= 6 && !isPointwise
     }
 
-    /// 3×3 stride-1 layers with enough channels take Winograd F(2×2, 3×3) for the forward pass and the input
-    /// gradient (16 multiplications per 2×2 outputs instead of 36, no im2col or col2im). The rule, measured layer by
-    /// layer (one thread, training step and inference, Xeon Sapphire Rapids, AVX-512): 12–37 % faster from 32
-    /// channels and filters on outputs of 8×8 and up (W2, W3's 32-channel layers, VGG's 32×32…8×8 blocks); slower
-    /// below 32 channels (16: −13 %, the transforms cost as much as the products saved), on 4×4 and 2×2 outputs
-    /// (−37 % to −200 %: the kernel is transformed every step for a handful of tiles) and on 7×7 (a third of each
-    /// tile past the output).
+    /// 3×3 stride-1 layers with enough channels take Winograd F(2×2, 3×3) in all three passes (16 multiplications
+    /// per 2×2 outputs instead of 36, no im2col or col2im). The rule, measured layer by layer (one thread, training
+    /// step, Xeon Sapphire Rapids, AVX-512): from 32 channels on outputs of 8×8 and up, 20-35 % faster (W2's layers,
+    /// VGG's 32×32…8×8 blocks); with 16 channels (W3's 28×28 and 14×14 layers), on 7×7 and on 4×4 outputs, 0-9 %
+    /// faster; on 2×2 outputs (a single tile per image, the kernel transformed every step for it) 3× slower, so
+    /// those keep im2col, as do narrow inputs (the window kernel).
     private func usesWinograd(_ g: WindowGeometry) -> Bool {
         kernelSize == (3, 3) && strides == (1, 1) && g.dilationH == 1 && g.dilationW == 1
-            && g.channels >= 32 && filters >= 32 && g.outH >= 8 && g.outW >= 8
+            && g.channels >= 16 && filters >= 16 && g.outH >= 4 && g.outW >= 4
     }
 
     /// A 2×2, stride-2 pooling without padding: each Winograd tile is one of its windows.
