@@ -42,6 +42,50 @@ public struct WinogradShape {
     }
 }
 
+extension WinogradShape {
+    /// (b, ty, tx) of tile t.
+    @inline(__always)
+    func position(_ t: Int) -> (b: Int, ty: Int, tx: Int) {
+        let perImage = tilesH * tilesW, r = t % perImage
+        return (t / perImage, r / tilesW, r % tilesW)
+    }
+
+    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
+    /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
+    func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+        let c = channels, count = tiles.count, plane = count * c, rowStride = inW * c
+        let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
+        var (b, ty, tx) = position(tiles.lowerBound)
+        for t in tiles {
+            let y0 = 2 * ty - padTop, x0 = 2 * tx - padLeft
+            let image = input + b * inH * rowStride
+            let inside = y0 >= 0 && y0 + 4 <= inH && x0 >= 0 && x0 + 4 <= inW
+            let out = v + (t - tiles.lowerBound) * c
+            var ch = 0
+            while ch < c {
+                let lanes = min(8, c - ch)
+                if inside && lanes == 8 {
+                    transformTile(image + (y0 * inW + x0) * c + ch, rowStride: rowStride, pixelStride: c,
+                                  out: out + ch, plane: plane, lanes: 8)
+                } else {
+                    // The window's pixels (zeros outside the image) as 4 × 4 vectors of 8 channels.
+                    window.initialize(repeating: 0, count: 16 * 8)
+                    for i in 0..<4 where y0 + i >= 0 && y0 + i < inH {
+                        for j in 0..<4 where x0 + j >= 0 && x0 + j < inW {
+                            let src = image + ((y0 + i) * inW + x0 + j) * c + ch, dst = window + (i * 4 + j) * 8
+                            store8(dst, load8(src, lanes), 8)
+                        }
+                    }
+                    transformTile(window, rowStride: 32, pixelStride: 8, out: out + ch, plane: plane, lanes: lanes)
+                }
+                ch += lanes
+            }
+            tx += 1
+            if tx == tilesW { tx = 0; ty += 1; if ty == tilesH { ty = 0; b += 1 } }
+        }
+    }
+}
+
 /// U[ξ] = G g Gᵀ for every (channel, filter) pair of a 3×3 HWIO kernel, written as 16 GEMM B operands (channels ×
 /// filters each) already in the active instruction set's packed panels. `flipped`: the kernel of the input
 /// gradient, g'[ky][kx][f][c] = g[2 − ky][2 − kx][c][f], where `channels` and `filters` are those of the gradient's
@@ -152,7 +196,7 @@ private struct WinogradJob {
         let c = s.channels, f = s.filters
         let v = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * c, slot: .columns)
         let m = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * f, slot: .columnGrads)
-        transformInput(tiles: t0..<t1, into: v)
+        s.transformInput(input, tiles: t0..<t1, into: v)
         let block = packedBCount(k: c, n: f)
         for xi in 0..<16 {
             gemm(transA: false, transB: false, m: count, n: f, k: c, alpha: 1, a: v + xi * count * c, lda: c,
@@ -162,53 +206,11 @@ private struct WinogradJob {
         transformOutput(tiles: t0..<t1, from: m)
     }
 
-    /// (b, ty, tx) of tile t.
-    @inline(__always)
-    fileprivate func position(_ t: Int) -> (b: Int, ty: Int, tx: Int) {
-        let perImage = s.tilesH * s.tilesW, r = t % perImage
-        return (t / perImage, r / s.tilesW, r % s.tilesW)
-    }
-
-    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
-    /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
-    fileprivate func transformInput(tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        let c = s.channels, count = tiles.count, plane = count * c, rowStride = s.inW * c
-        let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
-        var (b, ty, tx) = position(tiles.lowerBound)
-        for t in tiles {
-            let y0 = 2 * ty - s.padTop, x0 = 2 * tx - s.padLeft
-            let image = input + b * s.inH * rowStride
-            let inside = y0 >= 0 && y0 + 4 <= s.inH && x0 >= 0 && x0 + 4 <= s.inW
-            let out = v + (t - tiles.lowerBound) * c
-            var ch = 0
-            while ch < c {
-                let lanes = min(8, c - ch)
-                if inside && lanes == 8 {
-                    transformTile(image + (y0 * s.inW + x0) * c + ch, rowStride: rowStride, pixelStride: c,
-                                  out: out + ch, plane: plane, lanes: 8)
-                } else {
-                    // The window's pixels (zeros outside the image) as 4 × 4 vectors of 8 channels.
-                    window.initialize(repeating: 0, count: 16 * 8)
-                    for i in 0..<4 where y0 + i >= 0 && y0 + i < s.inH {
-                        for j in 0..<4 where x0 + j >= 0 && x0 + j < s.inW {
-                            let src = image + ((y0 + i) * s.inW + x0 + j) * c + ch, dst = window + (i * 4 + j) * 8
-                            store8(dst, load8(src, lanes), 8)
-                        }
-                    }
-                    transformTile(window, rowStride: 32, pixelStride: 8, out: out + ch, plane: plane, lanes: lanes)
-                }
-                ch += lanes
-            }
-            tx += 1
-            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
-        }
-    }
-
     /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
     private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
         let f = s.filters, count = tiles.count, plane = count * f
         let pooledH = s.outH / 2, pooledW = s.outW / 2
-        var (b, ty, tx) = position(tiles.lowerBound)
+        var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
             let oy = 2 * ty, ox = 2 * tx
             let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
@@ -309,21 +311,21 @@ private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ lanes
 /// GEMM of 9 · channels × pixels × filters.
 ///
 /// In the same pass over the output gradient: the pre-activation gradient (`outputGrad` where `output` > 0 for
-/// ReLU, else `outputGrad` itself) is written to `preGrad` (the input gradient reads it next) and summed into the
+/// ReLU, else `outputGrad` itself) is written to `preGrad` when given (the input gradient reads it next; a linear
+/// layer's is the output gradient, so it passes nil) and summed into the
 /// bias gradient. `dU` holds 16 · channels · filters floats (the sum; threads other than the first sum into
 /// per-thread scratch first).
 public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradShape, output: UnsafePointer<Float>,
-                                   outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>,
+                                   outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>?,
                                    kernelGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>?,
                                    dU: UnsafeMutablePointer<Float>) {
     let (size, chunks) = s.chunking
     let threads = max(1, min(engineThreadCount, chunks))
     let uSize = 16 * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
     let partials = ScratchBuffer.forCurrentThread(count: (threads - 1) * (uSize + bSize), slot: .partialSums)
-    let forward = WinogradJob(s: s, input: input, kernel: input, bias: nil, relu: false, output: preGrad, pooled: nil,
-                              chunkSize: size, chunks: chunks, counter: nil)
-    let job = WinogradWeightJob(forward: forward, output: output, outputGrad: outputGrad, relu: relu, preGrad: preGrad,
-                                dU: dU, biasGrad: biasGrad, partials: partials, threads: threads)
+    let job = WinogradWeightJob(s: s, input: input, output: output, outputGrad: outputGrad, relu: relu,
+                                preGrad: preGrad, dU: dU, biasGrad: biasGrad, partials: partials, chunkSize: size,
+                                chunks: chunks, threads: threads)
     parallelFor(threads, minChunk: 1, context: job) { raw, lo, hi in
         let job = raw.assumingMemoryBound(to: WinogradWeightJob.self).pointee
         for t in lo..<hi { job.run(thread: t) }
@@ -336,29 +338,30 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
 }
 
 private struct WinogradWeightJob {
-    let forward: WinogradJob
-    let output, outputGrad: UnsafePointer<Float>
+    let s: WinogradShape
+    let input, output, outputGrad: UnsafePointer<Float>
     let relu: Bool
-    let preGrad, dU: UnsafeMutablePointer<Float>
+    let preGrad: UnsafeMutablePointer<Float>?
+    let dU: UnsafeMutablePointer<Float>
     let biasGrad: UnsafeMutablePointer<Float>?
     let partials: UnsafeMutablePointer<Float>
-    let threads: Int
+    let chunkSize, chunks, threads: Int
 
     /// Thread t's chunks, summed into its dU and bias partials (thread 0's are the results themselves).
     func run(thread t: Int) {
-        let s = forward.s, c = s.channels, f = s.filters, uSize = 16 * c * f
+        let c = s.channels, f = s.filters, uSize = 16 * c * f
         let sum = t == 0 ? dU : partials + (t - 1) * uSize
         let biasSum = t == 0 ? biasGrad : biasGrad.map { _ in partials + (threads - 1) * uSize + (t - 1) * f }
-        let v = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * c, slot: .columns)
-        let m = ScratchBuffer.forCurrentThread(count: 16 * forward.chunkSize * f, slot: .columnGrads)
+        let v = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * c, slot: .columns)
+        let m = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * f, slot: .columnGrads)
         var first = true
         // A fixed share of the chunks per thread, summed in order: the sums' grouping, and so the rounding, is
         // the same in every run (bit-identical training for a seed).
-        for chunk in t * forward.chunks / threads..<(t + 1) * forward.chunks / threads {
-            let t0 = chunk * forward.chunkSize, t1 = min(t0 + forward.chunkSize, s.tiles), count = t1 - t0
+        for chunk in t * chunks / threads..<(t + 1) * chunks / threads {
+            let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
             guard count > 0 else { continue }
             if first { biasSum?.initialize(repeating: 0, count: f) }
-            forward.transformInput(tiles: t0..<t1, into: v)
+            s.transformInput(input, tiles: t0..<t1, into: v)
             transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
             for xi in 0..<16 {
                 gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * count * c, lda: c,
@@ -376,8 +379,8 @@ private struct WinogradWeightJob {
     /// is also stored to `preGrad` and added to the bias sums.
     private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
                                          biasSum: UnsafeMutablePointer<Float>?) {
-        let s = forward.s, f = s.filters, plane = tiles.count * f, zero = SIMD8<Float>()
-        var (b, ty, tx) = forward.position(tiles.lowerBound)
+        let f = s.filters, plane = tiles.count * f, zero = SIMD8<Float>()
+        var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
             let oy = 2 * ty, ox = 2 * tx
             let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
@@ -392,7 +395,7 @@ private struct WinogradWeightJob {
                     let at = pixel + (r * s.outW + q) * f + j
                     var g = load8(outputGrad + at, lanes)
                     if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
-                    store8(preGrad + at, g, lanes)
+                    if let preGrad { store8(preGrad + at, g, lanes) }
                     return g
                 }
                 let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)

@@ -223,7 +223,8 @@ public final class Conv2D: Layer {
             // Winograd's tiles, which also make the pre-activation gradient and the bias sums as they read the
             // output gradient; the kernel region holds the transformed gradient until the input gradient needs it.
             winogradWeightGradient(io.inputs[0], winogradShape(g, batch: io.batch), output: io.output,
-                                   outputGrad: io.outputGrad, relu: activation == .relu, preGrad: preGrad,
+                                   outputGrad: io.outputGrad, relu: activation == .relu,
+                                   preGrad: activation == .relu ? preGrad : nil,
                                    kernelGrad: io.parameterGrads[0], biasGrad: useBias ? io.parameterGrads[1] : nil,
                                    dU: kernelT)
         } else if io.needsParameterGrads && !isPointwise {
