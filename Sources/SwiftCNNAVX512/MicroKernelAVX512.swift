@@ -7,12 +7,23 @@ typealias KernelVector = SIMD16<Float>
 /// Columns of C in one AVX-512 micro-tile (the packed B panel width): 32.
 public let microTileColumnsAVX512 = microTileColumns
 
+/// Rows of C in the tall AVX-512 micro-tile: 12.
+public let tallMicroTileRowsAVX512 = tallMicroTileRows
+
 /// `microKernel` on a 6 × 32 tile (see MicroKernel.swift).
 @inline(never)
 public func microKernelAVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
                               _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
                               _ bias: UnsafePointer<Float>?, _ relu: Bool) {
     microKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
+}
+
+/// `tallMicroKernel` on a 12 × 32 tile (see MicroKernel.swift).
+@inline(never)
+public func tallMicroKernelAVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int,
+                                  _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                                  _ alpha: Float, _ store: Bool, _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    tallMicroKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
 }
 
 /// `rowKernel` with 16-float vectors (see MicroKernel.swift).

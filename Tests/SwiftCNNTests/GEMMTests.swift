@@ -72,6 +72,15 @@ final class GEMMTests: XCTestCase {
         check(m: 61, n: 300, k: 1300, transA: false, transB: true, alpha: 1, beta: 1)
     }
 
+    /// Deep products (k ≥ 4 · kc for any L1: 2,100 > 4 · 512) take AVX-512's 12-row tile: full and partial slivers,
+    /// a partial panel, every transpose, accumulation into C and padded leading dimensions.
+    func testDeepProductsTallTile() {
+        for tA in [false, true] {
+            for tB in [false, true] { check(m: 37, n: 45, k: 2100, transA: tA, transB: tB) }
+        }
+        check(m: 30, n: 64, k: 2111, transA: false, transB: false, alpha: -0.5, beta: 1, pad: 3)
+    }
+
     /// Few rows and a big product (a Dense layer on one or a few samples): the columns are split across threads.
     func testFewRowsSplitByColumns() {
         check(m: 1, n: 600, k: 4000, transA: false, transB: false)
@@ -85,7 +94,7 @@ final class GEMMTests: XCTestCase {
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
-        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000)] {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000), (29, 70, 2100)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }

@@ -9,12 +9,13 @@ import SwiftCNNAVX512
 /// layer's bias + ReLU then costs no pass over the output). Thread-safe; splits the work across the
 /// engine's threads when the product is big, unless `serial` (the caller already splits its work across threads).
 ///
-/// One BLIS-style driver for every instruction set (`GEMMKernels`: only the micro-tile width, the micro-kernel
-/// and the packing width differ). op(B) is packed into NR-column panels (`packB`); loops, outer to inner: K blocks
-/// of `kc` (a B panel block stays in L1), M blocks of `mc` rows (their A slivers stay in L2), the block's panels,
-/// its 6-row slivers; the driver decides the epilogue, the micro-kernel applies it in registers. A sliver is packed (6 × kc contiguous) when it is read across enough panels or its rows are
-/// spread out (op(A) = Aᵀ); otherwise the micro-kernel broadcasts A's elements in place. Block sizes come from the
-/// CPU's cache sizes (`GEMMBlocking`). `packedB`: the caller packed op(B) with `packB` once for several GEMMs
+/// One BLIS-style driver for every instruction set (`GEMMKernels`: only the micro-tile's shape MR × NR, the
+/// micro-kernel and the packing width differ). op(B) is packed into NR-column panels (`packB`); loops, outer to
+/// inner: K blocks of `kc` (a B panel block stays in L1), M blocks of `mc` rows (their A slivers stay in L2), the
+/// block's panels, its MR-row slivers; the driver decides the epilogue, the micro-kernel applies it in registers.
+/// A sliver is packed (MR × kc contiguous) when it is read across enough panels or its rows are spread out
+/// (op(A) = Aᵀ); otherwise the micro-kernel broadcasts A's elements in place. Block sizes come from the CPU's cache
+/// sizes (`GEMMBlocking`). `packedB`: the caller packed op(B) with `packB` once for several GEMMs
 /// (a convolution's kernel for every chunk).
 public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -34,7 +35,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         if !epilogue.isEmpty { applyEpilogue(epilogue, rows: m, columns: 0..<n, c: c, ldc: ldc) }
         return
     }
-    let kernels = GEMMKernels.active
+    let kernels = GEMMKernels.active.forDepth(k)
     let opA = GEMMOperand(base: a, rowStride: transA ? 1 : lda, depthStride: transA ? lda : 1)
     let opC = GEMMResult(base: c, ldc: ldc, alpha: alpha, overwrite: beta == 0, epilogue: epilogue)
     let threads = serial ? 1 : engineThreadCount
@@ -59,7 +60,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     }
 
     let panels = (n + kernels.nr - 1) / kernels.nr
-    let slivers = (m + microTileRows - 1) / microTileRows
+    let slivers = (m + kernels.mr - 1) / kernels.mr
     // A few rows (a layer on one or a few samples): B is read by so few slivers that packing it would cost as much
     // as the product, so the micro-kernel reads its rows in place (whole panels; the last columns by the row kernel).
     if m < fewRows && !transB && packedB == nil {
@@ -97,7 +98,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     if big && slivers >= 2 {
         parallelFor(slivers, minChunk: 1, context: job) { context, lo, hi in
             let job = context.assumingMemoryBound(to: PackedJob.self).pointee
-            job.run(rows: lo * microTileRows..<min(hi * microTileRows, job.m), panels: 0..<job.panels)
+            job.run(rows: lo * job.kernels.mr..<min(hi * job.kernels.mr, job.m), panels: 0..<job.panels)
         }
     } else {
         job.run(rows: 0..<m, panels: 0..<panels)
@@ -105,7 +106,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
 }
 
 /// Below this many rows of C, `gemm` reads B in place rather than packing it (and a caller should not pack it).
-public let fewRows = 4 * microTileRows
+public let fewRows = 24
 
 /// Whether `gemm` multiplies by B in packed panels for a product with `m` rows: on every instruction set, unless m is
 /// below `fewRows`. A caller that uses one B in many GEMMs (a convolution's kernel in every chunk) packs it once with
@@ -148,8 +149,12 @@ struct GEMMEpilogue {
     var isEmpty: Bool { bias == nil && !relu }
 }
 
-/// An instruction set's GEMM code: the micro-tile width NR (= packed panel width), the micro-kernel, the row
-/// kernel and the block sizes. Everything else is the shared driver.
+/// An instruction set's GEMM code: the micro-tile's rows MR and width NR (= packed panel width), the micro-kernel,
+/// the row kernel and the block sizes. Everything else is the shared driver. With 32 vector registers (AVX-512) a
+/// 12-row tile fits too (`tall`): it reads each B vector for twice as many FMAs, which pays on deep products,
+/// whose kc × NR panel fills L1 and is partly streamed from L2 for every sliver (VGG's 4×4 and 8×8 layers, depth
+/// 2304-4608: 6-10 % faster per training step on Sapphire Rapids). On shallow products (depth ≤ 576) it measured
+/// 2-8 % slower (twice the epilogue per tile), so the driver takes it from four K blocks of depth up.
 struct GEMMKernels {
     typealias MicroKernel = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int,
                              UnsafeMutablePointer<Float>, Int, Float, Bool, UnsafePointer<Float>?, Bool) -> Void
@@ -157,28 +162,40 @@ struct GEMMKernels {
                            Int, Float, Bool) -> Void
     typealias WindowKernel = (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>,
                               UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>?, Bool) -> Void
-    let nr: Int
+    let mr, nr: Int
     let micro: MicroKernel
+    let tall: (rows: Int, micro: MicroKernel)?
     let row: RowKernel
     let window: WindowKernel
     let blocking: GEMMBlocking
 
-    static let avx2 = GEMMKernels(nr: microTileColumns, micro: microKernelAVX2, row: rowKernelAVX2,
-                                  window: windowKernelAVX2, blocking: GEMMBlocking(nr: microTileColumns))
-    static let avx512 = GEMMKernels(nr: microTileColumnsAVX512, micro: microKernelAVX512, row: rowKernelAVX512,
-                                    window: windowKernelAVX512, blocking: GEMMBlocking(nr: microTileColumnsAVX512))
+    static let avx2 = GEMMKernels(mr: microTileRows, nr: microTileColumns, micro: microKernelAVX2, tall: nil,
+                                  row: rowKernelAVX2, window: windowKernelAVX2,
+                                  blocking: GEMMBlocking(nr: microTileColumns))
+    static let avx512 = GEMMKernels(mr: microTileRows, nr: microTileColumnsAVX512, micro: microKernelAVX512,
+                                    tall: (tallMicroTileRowsAVX512, tallMicroKernelAVX512),
+                                    row: rowKernelAVX512, window: windowKernelAVX512,
+                                    blocking: GEMMBlocking(nr: microTileColumnsAVX512))
     static var active: GEMMKernels { InstructionSet.active == .avx512 ? avx512 : avx2 }
+
+    /// The kernels for a product of depth k: the tall tile from four K blocks up, where there is one.
+    func forDepth(_ k: Int) -> GEMMKernels {
+        guard let tall, k >= 4 * blocking.kc else { return self }
+        return GEMMKernels(mr: tall.rows, nr: nr, micro: tall.micro, tall: nil, row: row, window: window,
+                           blocking: blocking)
+    }
 }
 
 /// Block sizes of the driver's loops for panels NR wide, from the cache sizes: a kc × NR panel of B fills L1 (it is
 /// reread by every sliver of an M block; measured on Zen 4, a panel of half of L1 stored C twice as often and was
-/// 25 % slower on 1024³), an mc × kc block of A slivers half of L2. A depth up to 5/4 kc stays one block.
+/// 25 % slower on 1024³), an mc × kc block of A slivers half of L2 (a whole number of 6- and 12-row slivers). A
+/// depth up to 5/4 kc stays one block.
 struct GEMMBlocking {
     let kc, mc: Int
 
     init(nr: Int, caches: CacheSizes = .current) {
         kc = min(max(caches.l1Data / (nr * 4) / 16 * 16, 64), 512)
-        mc = max((caches.l2 / 2) / (kc * 4) / microTileRows * microTileRows, 6 * microTileRows)
+        mc = max((caches.l2 / 2) / (kc * 4) / 12 * 12, 72)
     }
 }
 
@@ -265,10 +282,10 @@ private struct PackedJob {
 
     var panels: Int { (n + kernels.nr - 1) / kernels.nr }
 
-    /// C[rows, panels' columns]: the driver's loops over K blocks, M blocks, panels and 6-row slivers.
+    /// C[rows, panels' columns]: the driver's loops over K blocks, M blocks, panels and MR-row slivers.
     func run(rows: Range<Int>, panels: Range<Int>) {
         guard !rows.isEmpty, !panels.isEmpty else { return }
-        let nr = kernels.nr, mr = microTileRows
+        let nr = kernels.nr, mr = kernels.mr
         var panels = panels
         if inPlace && panels.upperBound * nr > n {
             // The partial last panel cannot be read in place (its padding columns do not exist): the row kernel.
@@ -317,14 +334,15 @@ private struct PackedJob {
                 let i1 = min(i0 + mcMax, rows.upperBound)
                 let sliverCount = (i1 - i0 + mr - 1) / mr
                 let fullSlivers = (i1 - i0) / mr
-                // Slivers read in place have rs/ds of A; packed ones (all, or just a partial last one) 1 and 6.
+                // Slivers read in place have rs/ds of A; packed ones (all, or just a partial last one) 1 and MR.
                 if packAll {
                     for s in 0..<sliverCount {
-                        packSliver(a, rows: i0 + s * mr..<min(i0 + (s + 1) * mr, i1), p0: p0, kc: kc,
+                        packSliver(a, rows: i0 + s * mr..<min(i0 + (s + 1) * mr, i1), mr: mr, p0: p0, kc: kc,
                                    into: aPack + s * mr * kc)
                     }
                 } else if fullSlivers < sliverCount {
-                    packSliver(a, rows: i0 + fullSlivers * mr..<i1, p0: p0, kc: kc, into: aPack + fullSlivers * mr * kc)
+                    packSliver(a, rows: i0 + fullSlivers * mr..<i1, mr: mr, p0: p0, kc: kc,
+                               into: aPack + fullSlivers * mr * kc)
                 }
                 for q in panels {
                     let panel = panelBase + (q - panels.lowerBound) * panelStep + p0 * panelRowStride
@@ -366,19 +384,26 @@ private struct PackedJob {
     }
 }
 
-/// Copies rows `rows` (at most 6) × depths p0..<p0+kc of op(A) into `dst` as a sliver: dst[p · 6 + r], rows past
-/// the end zero.
+/// Copies rows `rows` (at most `mr`: 6 or 12) × depths p0..<p0+kc of op(A) into `dst` as a sliver:
+/// dst[p · mr + r], rows past the end zero.
 @inline(__always)
-private func packSliver(_ a: GEMMOperand, rows: Range<Int>, p0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
-    let mr = microTileRows, height = rows.count
+private func packSliver(_ a: GEMMOperand, rows: Range<Int>, mr: Int, p0: Int, kc: Int,
+                        into dst: UnsafeMutablePointer<Float>) {
+    let height = rows.count
     if height < mr { dst.initialize(repeating: 0, count: mr * kc) }
     let src = a.at(rows.lowerBound, p0)
-    if a.rowStride == 1 && height == mr {
-        // op(A) = Aᵀ: the sliver's 6 values at each depth are contiguous; two vector moves instead of six.
+    if a.rowStride == 1 && height == 6 && mr == 6 {
+        // op(A) = Aᵀ: the sliver's values at each depth are contiguous; vector moves instead of one per row.
         for p in 0..<kc {
             let s = UnsafeRawPointer(src + p * a.depthStride), d = UnsafeMutableRawPointer(dst + p * mr)
             d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
             (d + 16).storeBytes(of: (s + 16).loadUnaligned(as: SIMD2<Float>.self), as: SIMD2<Float>.self)
+        }
+    } else if a.rowStride == 1 && height == 12 && mr == 12 {
+        for p in 0..<kc {
+            let s = UnsafeRawPointer(src + p * a.depthStride), d = UnsafeMutableRawPointer(dst + p * mr)
+            d.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            (d + 32).storeBytes(of: (s + 32).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
         }
     } else if a.depthStride == 1 {
         // A's rows are contiguous in depth: read each row once, write down the sliver's column.

@@ -32,12 +32,19 @@ public struct WinogradShape {
     /// (channels + filters) floats) in half of L2, at least 4 micro-tiles of rows for the GEMMs; several chunks
     /// come in a multiple of the thread count (equal shares), each a whole number of micro-tiles of rows (a partial
     /// sliver would be repacked in each of the 16 GEMMs).
+    /// Floats from one plane of a chunk's transformed tiles (V, M: `tiles` × `width` channels or filters) to the
+    /// next: an odd number of cache lines, so the 16 planes a tile's transform touches at once fall in 16 different
+    /// L1 sets. Planes a whole number of 4 KB apart (384 tiles × 16 channels) all shared one set: that layer's input
+    /// transform ran 60 % slower.
+    static func planeStride(tiles: Int, width: Int) -> Int { ((tiles * width + 15) / 16 | 1) * 16 }
+
     var chunking: (size: Int, count: Int) {
         let fit = CacheSizes.current.l2 / 2 / 4 / (16 * (channels + filters))
-        let perChunk = min(max(fit, 4 * microTileRows), 384) / microTileRows * microTileRows
+        let mr = tallMicroTileRows                       // a multiple of every instruction set's MR (6 and 12)
+        let perChunk = min(max(fit, 4 * mr), 384) / mr * mr
         var chunks = (tiles + perChunk - 1) / perChunk
         if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
-        let size = ((tiles + chunks - 1) / chunks + microTileRows - 1) / microTileRows * microTileRows
+        let size = ((tiles + chunks - 1) / chunks + mr - 1) / mr * mr
         return (size, (tiles + size - 1) / size)
     }
 }
@@ -53,7 +60,8 @@ extension WinogradShape {
     /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
     /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
     func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        let c = channels, count = tiles.count, plane = count * c, rowStride = inW * c
+        let c = channels, count = tiles.count, rowStride = inW * c
+        let plane = WinogradShape.planeStride(tiles: count, width: c)
         let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
         var (b, ty, tx) = position(tiles.lowerBound)
         for t in tiles {
@@ -194,13 +202,17 @@ private struct WinogradJob {
         let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
         guard count > 0 else { return }
         let c = s.channels, f = s.filters
-        let v = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * c, slot: .columns)
-        let m = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * f, slot: .columnGrads)
+        let v = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: c),
+                                               slot: .columns)
+        let m = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: f),
+                                               slot: .columnGrads)
         s.transformInput(input, tiles: t0..<t1, into: v)
         let block = packedBCount(k: c, n: f)
+        let planeV = WinogradShape.planeStride(tiles: count, width: c)
+        let planeM = WinogradShape.planeStride(tiles: count, width: f)
         for xi in 0..<16 {
-            gemm(transA: false, transB: false, m: count, n: f, k: c, alpha: 1, a: v + xi * count * c, lda: c,
-                 b: kernel + xi * block, ldb: f, beta: 0, c: m + xi * count * f, ldc: f, serial: true,
+            gemm(transA: false, transB: false, m: count, n: f, k: c, alpha: 1, a: v + xi * planeV, lda: c,
+                 b: kernel + xi * block, ldb: f, beta: 0, c: m + xi * planeM, ldc: f, serial: true,
                  packedB: kernel + xi * block)
         }
         transformOutput(tiles: t0..<t1, from: m)
@@ -208,7 +220,7 @@ private struct WinogradJob {
 
     /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
     private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
-        let f = s.filters, count = tiles.count, plane = count * f
+        let f = s.filters, plane = WinogradShape.planeStride(tiles: tiles.count, width: f)
         let pooledH = s.outH / 2, pooledW = s.outW / 2
         var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
@@ -352,8 +364,10 @@ private struct WinogradWeightJob {
         let c = s.channels, f = s.filters, uSize = 16 * c * f
         let sum = t == 0 ? dU : partials + (t - 1) * uSize
         let biasSum = t == 0 ? biasGrad : biasGrad.map { _ in partials + (threads - 1) * uSize + (t - 1) * f }
-        let v = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * c, slot: .columns)
-        let m = ScratchBuffer.forCurrentThread(count: 16 * chunkSize * f, slot: .columnGrads)
+        let v = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: c),
+                                               slot: .columns)
+        let m = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: f),
+                                               slot: .columnGrads)
         var first = true
         // A fixed share of the chunks per thread, summed in order: the sums' grouping, and so the rounding, is
         // the same in every run (bit-identical training for a seed).
@@ -363,9 +377,11 @@ private struct WinogradWeightJob {
             if first { biasSum?.initialize(repeating: 0, count: f) }
             s.transformInput(input, tiles: t0..<t1, into: v)
             transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
+            let planeV = WinogradShape.planeStride(tiles: count, width: c)
+            let planeM = WinogradShape.planeStride(tiles: count, width: f)
             for xi in 0..<16 {
-                gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * count * c, lda: c,
-                     b: m + xi * count * f, ldb: f, beta: first ? 0 : 1, c: sum + xi * c * f, ldc: f, serial: true)
+                gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * planeV, lda: c,
+                     b: m + xi * planeM, ldb: f, beta: first ? 0 : 1, c: sum + xi * c * f, ldc: f, serial: true)
             }
             first = false
         }
@@ -379,7 +395,7 @@ private struct WinogradWeightJob {
     /// is also stored to `preGrad` and added to the bias sums.
     private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
                                          biasSum: UnsafeMutablePointer<Float>?) {
-        let f = s.filters, plane = tiles.count * f, zero = SIMD8<Float>()
+        let f = s.filters, plane = WinogradShape.planeStride(tiles: tiles.count, width: f), zero = SIMD8<Float>()
         var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
             let oy = 2 * ty, ox = 2 * tx
