@@ -260,6 +260,42 @@ def test_same_seed_same_training_on_two_threads_with_many_chunks():
             np.testing.assert_array_equal(a, b)
 
 
+def test_prediction_follows_every_change_of_a_winograd_kernel(tmp_path):
+    # Inference keeps a Winograd layer's transformed kernel between calls while the kernel is unchanged: every way
+    # of changing the weights (set_weights, a training step, loading a file) must show in the next prediction,
+    # exactly as a model that never predicted before computes it.
+    rng = np.random.default_rng(5)
+    x = rng.uniform(size=(4, 10, 10, 16)).astype(np.float32)
+    y = rng.integers(0, 2, size=4)
+
+    def build():
+        model = models.Sequential([layers.Input((10, 10, 16)), layers.Conv2D(16, 3, padding="same", activation="relu"),
+                                   layers.Flatten(), layers.Dense(2, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        return model
+
+    def fresh_prediction(weights):
+        reference = build()
+        reference.set_weights(weights)
+        return reference.predict(x, verbose=0)
+
+    model = build()
+    first = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), first)
+    weights = model.get_weights()
+    weights[0] = weights[0][::-1].copy()
+    model.set_weights(weights)
+    changed = model.predict(x, verbose=0)
+    assert not np.allclose(changed, first)
+    np.testing.assert_array_equal(changed, fresh_prediction(weights))
+    model.train_on_batch(x, y)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), fresh_prediction(model.get_weights()))
+    path = str(tmp_path / "w.weights.h5")
+    build().save_weights(path)
+    model.load_weights(path)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), fresh_prediction(model.get_weights()))
+
+
 def test_nested_model_frozen_base_and_fine_tuning():
     """The VGG16-chapter pattern: a built conv base inside a Sequential, frozen, then partly unfrozen."""
     base = models.Sequential([layers.Conv2D(8, 3, activation="relu", input_shape=(12, 12, 3)), layers.MaxPooling2D(),

@@ -30,8 +30,8 @@ public struct WinogradShape {
 
     /// Tiles per chunk and the number of chunks: the chunk's transformed tiles and products (16 · tiles ·
     /// (channels + filters) floats) in half of L2, at least 4 micro-tiles of rows for the GEMMs; several chunks
-    /// come in a multiple of the thread count (equal shares), each a whole number of micro-tiles of rows (a partial
-    /// sliver would be repacked in each of the 16 GEMMs).
+    /// come in a multiple of the thread count (equal shares), each a whole number of micro-tiles of rows when
+    /// chunks are big (a partial sliver is repacked in each of the 16 GEMMs).
     /// Floats from one plane of a chunk's transformed tiles (V, M: `tiles` × `width` channels or filters) to the
     /// next: an odd number of cache lines, so the 16 planes a tile's transform touches at once fall in 16 different
     /// L1 sets. Planes a whole number of 4 KB apart (384 tiles × 16 channels) all shared one set: that layer's input
@@ -44,7 +44,10 @@ public struct WinogradShape {
         let perChunk = min(max(fit, 4 * mr), 384) / mr * mr
         var chunks = (tiles + perChunk - 1) / perChunk
         if chunks > 1 { chunks = (chunks + engineThreadCount - 1) / engineThreadCount * engineThreadCount }
-        let size = ((tiles + chunks - 1) / chunks + mr - 1) / mr * mr
+        // Whole slivers per chunk, unless rounding up would unbalance the threads: a batch-1 layer of 49 tiles in
+        // chunks of 36 and 13 left one thread idle for half the layer.
+        var size = (tiles + chunks - 1) / chunks
+        if size >= 8 * mr { size = (size + mr - 1) / mr * mr }
         return (size, (tiles + size - 1) / size)
     }
 }
@@ -100,8 +103,13 @@ extension WinogradShape {
 /// convolution (the forward layer's filters and channels).
 public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int, flipped: Bool,
                                     into dst: UnsafeMutablePointer<Float>) {
-    let block = packedBCount(k: channels, n: filters)
-    dst.initialize(repeating: 0, count: 16 * block)
+    let block = packedBCount(k: channels, n: filters), nr = GEMMKernels.active.nr
+    // Every entry of the used panels is written below but the last panel's columns past `filters`: zero only that
+    // panel (clearing all 16 blocks first was a serial pass as long as the transform).
+    if filters % nr != 0 {
+        let lastPanel = filters / nr * channels * nr
+        for xi in 0..<16 { (dst + xi * block + lastPanel).initialize(repeating: 0, count: channels * nr) }
+    }
     let context = (kernel, channels, filters, flipped, dst, block)
     // Threads take groups of 8 filters, so the vector path below starts on a multiple of 8.
     parallelFor((filters + 7) / 8, minChunk: max(1, 512 / max(channels, 1)), context: context) { raw, loGroup, hiGroup in

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// 2-D convolution over NHWC images, Keras `Conv2D`: kernel HWIO `(kh, kw, in, filters)`, bias `(filters,)`.
 /// Forward is im2col + GEMM (M = batch·outH·outW, N = filters, K = kh·kw·in), then bias and activation; a 1×1
 /// convolution is a GEMM on the input itself, and narrow inputs (1–4 channels) take the im2col-free window kernel.
@@ -27,6 +30,11 @@ public final class Conv2D: Layer {
     private var geometry: WindowGeometry?
     /// Hands a pass's chunks (or image groups) to the threads as they come free.
     private let workCounter = WorkCounter()
+    /// Inference reuses the Winograd-transformed kernel while the kernel is unchanged: the transform was 7 % of a
+    /// batch-1 W2 prediction. Unchanged is checked value for value (weights can be written through any pointer
+    /// into the parameters), which reads the kernel twice instead of transforming it. Training steps do not use
+    /// it (their weights change every step).
+    private var inferenceKernel: TransformedKernelCache?
 
     /// Keras `Conv2D(filters, kernel_size, strides, padding, dilation_rate, activation, use_bias, ...)`.
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -164,9 +172,15 @@ public final class Conv2D: Layer {
                  lda: g.patchSize, b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
                  bias: bias, relu: activation == .relu)
         } else if usesWinograd(g) {
-            let transformed = io.workspace + m * filters
-            winogradTransformKernel(io.parameters[0], channels: g.channels, filters: filters, flipped: false,
-                                    into: transformed)
+            var transformed = UnsafePointer(io.workspace + m * filters)
+            if io.training {
+                winogradTransformKernel(io.parameters[0], channels: g.channels, filters: filters, flipped: false,
+                                        into: io.workspace + m * filters)
+            } else {
+                let cache = inferenceKernel ?? TransformedKernelCache()
+                inferenceKernel = cache
+                transformed = cache.transformed(io.parameters[0], channels: g.channels, filters: filters)
+            }
             // A following 2×2 max pooling is taken tile by tile (a tile is one pooling window).
             let pool = io.fusedMaxPool.flatMap { fused && isTilePooling($0.geometry) ? $0.output : nil }
             winogradConvolution(io.inputs[0], winogradShape(g, batch: io.batch), transformedKernel: transformed,
@@ -471,5 +485,37 @@ private struct ConvJob {
                 r0 = r1
             }
         }
+    }
+}
+
+/// A kernel's Winograd transform, kept with a copy of the kernel it came from and the instruction set whose panel
+/// width it was packed for, so that a call with the same values reuses it.
+private final class TransformedKernelCache {
+    private var source = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private var result = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private var isa: InstructionSet?
+
+    deinit {
+        source.deallocate()
+        result.deallocate()
+    }
+
+    /// The transform of `kernel` (3 × 3 × channels × filters), recomputed only when the kernel's values or the
+    /// active instruction set differ from the last call's.
+    func transformed(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int) -> UnsafePointer<Float> {
+        let count = 9 * channels * filters
+        if isa == InstructionSet.active && source.count == count && memcmp(source.baseAddress!, kernel, count * 4) == 0 {
+            return UnsafePointer(result.baseAddress!)
+        }
+        if source.count != count {
+            source.deallocate()
+            result.deallocate()
+            source = .allocate(capacity: count)
+            result = .allocate(capacity: WinogradShape.kernelCount(channels: channels, filters: filters))
+        }
+        _ = source.initialize(from: UnsafeBufferPointer(start: kernel, count: count))
+        winogradTransformKernel(kernel, channels: channels, filters: filters, flipped: false, into: result.baseAddress!)
+        isa = InstructionSet.active
+        return UnsafePointer(result.baseAddress!)
     }
 }
