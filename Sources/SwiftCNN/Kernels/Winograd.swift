@@ -60,34 +60,30 @@ extension WinogradShape {
         return (t / perImage, r / tilesW, r % tilesW)
     }
 
-    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Windows inside
-    /// the image are read in place; those reaching past it through a zero-filled copy of their in-image pixels.
+    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Pixels past the
+    /// image read as zeros (checked per pixel only in tiles that reach past it).
     func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let c = channels, count = tiles.count, rowStride = inW * c
         let plane = WinogradShape.planeStride(tiles: count, width: c)
-        let window = ScratchBuffer.forCurrentThread(count: 16 * 8, slot: .tile)
         var (b, ty, tx) = position(tiles.lowerBound)
         for t in tiles {
             let y0 = 2 * ty - padTop, x0 = 2 * tx - padLeft
-            let image = input + b * inH * rowStride
             let inside = y0 >= 0 && y0 + 4 <= inH && x0 >= 0 && x0 + 4 <= inW
+            // The window's top-left pixel (outside the image for some border tiles: only in-image pixels are read).
+            let corner = input + ((b * inH + y0) * rowStride + x0 * c)
             let out = v + (t - tiles.lowerBound) * c
             var ch = 0
             while ch < c {
                 let lanes = min(8, c - ch)
+                let base = corner + ch
                 if inside && lanes == 8 {
-                    transformTile(image + (y0 * inW + x0) * c + ch, rowStride: rowStride, pixelStride: c,
-                                  out: out + ch, plane: plane, lanes: 8)
+                    transformTile(InsideWindow(base: base, rowStride: rowStride, pixelStride: c), out: out + ch,
+                                  plane: plane, lanes: 8)
                 } else {
-                    // The window's pixels (zeros outside the image) as 4 × 4 vectors of 8 channels.
-                    window.initialize(repeating: 0, count: 16 * 8)
-                    for i in 0..<4 where y0 + i >= 0 && y0 + i < inH {
-                        for j in 0..<4 where x0 + j >= 0 && x0 + j < inW {
-                            let src = image + ((y0 + i) * inW + x0 + j) * c + ch, dst = window + (i * 4 + j) * 8
-                            store8(dst, load8(src, lanes), 8)
-                        }
-                    }
-                    transformTile(window, rowStride: 32, pixelStride: 8, out: out + ch, plane: plane, lanes: lanes)
+                    let window = BorderWindow(base: base, rowStride: rowStride, pixelStride: c,
+                                              rows: max(0, -y0)..<min(4, inH - y0), columns: max(0, -x0)..<min(4, inW - x0),
+                                              lanes: lanes)
+                    transformTile(window, out: out + ch, plane: plane, lanes: lanes)
                 }
                 ch += lanes
             }
@@ -282,29 +278,61 @@ private func outputTile(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePoint
     }
 }
 
-/// Bᵀ d B of one 4×4 window of 8 channels (pixel (i, j) at d + i · rowStride + j · pixelStride), stored as the
-/// 16 planes' entries of this tile (plane ξ at out + ξ · plane).
+/// A tile's 4×4 input window, 8 channels per pixel: `pixel(i, j)` is row i, column j.
+private protocol TileWindow {
+    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float>
+}
+
+/// A window inside the image: every pixel read in place.
+private struct InsideWindow: TileWindow {
+    let base: UnsafePointer<Float>
+    let rowStride, pixelStride: Int
+
+    @inline(__always)
+    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(base + i * rowStride + j * pixelStride).loadUnaligned(as: SIMD8<Float>.self)
+    }
+}
+
+/// A window reaching past the image (or a channel tail of fewer than 8 lanes): pixels outside `rows` × `columns`
+/// read as zeros.
+private struct BorderWindow: TileWindow {
+    let base: UnsafePointer<Float>
+    let rowStride, pixelStride: Int
+    let rows, columns: Range<Int>
+    let lanes: Int
+
+    @inline(__always)
+    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> {
+        rows.contains(i) && columns.contains(j) ? load8(base + i * rowStride + j * pixelStride, lanes) : SIMD8<Float>()
+    }
+}
+
+/// Bᵀ d B of one 4×4 window of 8 channels, stored as the 16 planes' entries of this tile (plane ξ at
+/// out + ξ · plane). Each pixel is read once, before any store: with loads between the stores (which could alias
+/// the input, as far as the compiler knows) every pixel was loaded four times.
 @inline(__always)
-private func transformTile(_ d: UnsafePointer<Float>, rowStride: Int, pixelStride: Int, out: UnsafeMutablePointer<Float>,
-                           plane: Int, lanes: Int) {
-    @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(d + i * rowStride + j * pixelStride).loadUnaligned(as: SIMD8<Float>.self)
-    }
+private func transformTile<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
+                                               lanes: Int) {
+    @inline(__always) func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> { window.pixel(i, j) }
     // Bᵀ d, column by column: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
-    var e = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())  // one row of Bᵀ d at a time below
-    for i in 0..<4 {
-        for j in 0..<4 {
-            let d0 = at(0, j), d1 = at(1, j), d2 = at(2, j), d3 = at(3, j)
-            let v = i == 0 ? d0 - d2 : i == 1 ? d1 + d2 : i == 2 ? d2 - d1 : d1 - d3
-            switch j { case 0: e.0 = v; case 1: e.1 = v; case 2: e.2 = v; default: e.3 = v }
-        }
-        // (Bᵀ d) B along the row.
-        let row = out + 4 * i * plane
-        store8(row, e.0 - e.2, lanes)
-        store8(row + plane, e.1 + e.2, lanes)
-        store8(row + 2 * plane, e.2 - e.1, lanes)
-        store8(row + 3 * plane, e.1 - e.3, lanes)
+    @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let d0 = pixel(0, j), d1 = pixel(1, j), d2 = pixel(2, j), d3 = pixel(3, j)
+        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
     }
+    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+    // (Bᵀ d) B along each row.
+    @inline(__always) func row(_ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>) {
+        let r = out + 4 * i * plane
+        store8(r, e0 - e2, lanes)
+        store8(r + plane, e1 + e2, lanes)
+        store8(r + 2 * plane, e2 - e1, lanes)
+        store8(r + 3 * plane, e1 - e3, lanes)
+    }
+    row(0, c0.0, c1.0, c2.0, c3.0)
+    row(1, c0.1, c1.1, c2.1, c3.1)
+    row(2, c0.2, c1.2, c2.2, c3.2)
+    row(3, c0.3, c1.3, c2.3, c3.3)
 }
 
 /// Lane-wise maximum (the standard library's generic `pointwiseMax` is not specialised here: a call per vector).
