@@ -48,11 +48,11 @@ final class FusedPoolingTests: XCTestCase {
         try check(input: [8, 8, 16], conv: Conv2D(filters: 8, kernelSize: (1, 1), activation: .relu), pool: 2, batch: 3)
     }
 
-    /// The pooling kernel (vector path for whole windows and 8-channel groups, general path otherwise) against
-    /// its naive twin `maxPoolReference`.
+    /// The pooling kernel (vector path for whole windows and 8-channel groups, unrolled for 2×2 windows, general
+    /// path otherwise) against its naive twin `maxPoolReference`.
     func testMaxPoolingKernelAgainstNaiveLoop() throws {
         for (h, w, c, k, s, same) in [(8, 8, 16, 2, 2, false), (9, 7, 24, 3, 3, false), (7, 7, 5, 2, 2, false),
-                                       (7, 9, 16, 3, 2, true), (6, 6, 8, 2, 1, false)] {
+                                       (7, 9, 16, 3, 2, true), (6, 6, 8, 2, 1, false), (9, 11, 24, 2, 2, false)] {
             let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (k, k), stride: (s, s), dilation: (1, 1),
                                        same: same, layer: "test")
             var rng = RNG(seed: UInt64(h * w + c))
