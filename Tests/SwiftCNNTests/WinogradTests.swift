@@ -51,7 +51,9 @@ final class WinogradTests: XCTestCase {
     }
 
     private func inputGradient() throws {
-        for (h, w, c, f, same) in [(8, 8, 16, 24, false), (9, 7, 5, 11, true), (9, 7, 5, 11, false), (4, 6, 8, 8, true)] {
+        // (6, 6, 40, 20): the rotated kernel's 40 filters span two panels, its 20 channels two vectors and a tail.
+        for (h, w, c, f, same) in [(8, 8, 16, 24, false), (9, 7, 5, 11, true), (9, 7, 5, 11, false), (4, 6, 8, 8, true),
+                                   (6, 6, 40, 20, true)] {
             let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                        same: same, layer: "test")
             let batch = 2

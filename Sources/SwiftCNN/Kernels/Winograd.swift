@@ -26,7 +26,16 @@ public struct WinogradShape {
     var tiles: Int { batch * tilesH * tilesW }
 
     /// Floats of a transformed kernel (`winogradTransformKernel`).
-    public static func kernelCount(channels: Int, filters: Int) -> Int { 16 * packedBCount(k: channels, n: filters) }
+    public static func kernelCount(channels: Int, filters: Int) -> Int {
+        16 * kernelBlockStride(channels: channels, filters: filters)
+    }
+
+    /// Floats from one of a transformed kernel's 16 blocks (a GEMM B operand in packed panels) to the next: an odd
+    /// number of cache lines. At a whole number of 4 KB (512 × 512: 1 MB) the transform's 16 stores and 9 tap
+    /// loads per step all fell in one cache set; the transforms took 10 % of a VGG training step.
+    static func kernelBlockStride(channels: Int, filters: Int) -> Int {
+        (packedBCount(k: channels, n: filters) / 16 | 1) * 16
+    }
 
     /// Tiles per chunk and the number of chunks: the chunk's transformed tiles and products (16 · tiles ·
     /// (channels + filters) floats) in half of L2, at least 4 micro-tiles of rows for the GEMMs; several chunks
@@ -99,7 +108,7 @@ extension WinogradShape {
 /// convolution (the forward layer's filters and channels).
 public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int, flipped: Bool,
                                     into dst: UnsafeMutablePointer<Float>) {
-    let block = packedBCount(k: channels, n: filters), nr = GEMMKernels.active.nr
+    let block = WinogradShape.kernelBlockStride(channels: channels, filters: filters), nr = GEMMKernels.active.nr
     // Every entry of the used panels is written below but the last panel's columns past `filters`: zero only that
     // panel (clearing all 16 blocks first was a serial pass as long as the transform).
     if filters % nr != 0 {
@@ -111,39 +120,42 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
     parallelFor((filters + 7) / 8, minChunk: max(1, 512 / max(channels, 1)), context: context) { raw, loGroup, hiGroup in
         let (kernel, channels, filters, flipped, dst, block) = raw.assumingMemoryBound(
             to: (UnsafePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>, Int).self).pointee
-        let nr = GEMMKernels.active.nr
+        let nr = GEMMKernels.active.nr, tapStride = channels * filters
         let lo = loGroup * 8, hi = min(hiGroup * 8, filters)
-        var f0 = lo
+        // Eight kernels per vector. The forward kernel's filters are contiguous (HWIO), as in the packed panels:
+        // eight filters at a time along the thread's filters (the taps read in order, the panel rows written in
+        // order), vector stores (8 divides NR, so a group never straddles two panels). The rotated kernel's
+        // contiguous axis is its channels (the forward filters), which lie down a panel column: sixteen channels
+        // (a cache line of each tap) at a time for each filter, each lane stored to its row; those 16 rows of
+        // the 16 blocks stay in L1 while the thread's filters fill their columns.
+        var vectorFilters = lo..<lo, vectorChannels = 0..<0
         if !flipped {
-            // The forward kernel's filters are contiguous (HWIO), as in the packed panels: eight filters at a time,
-            // vector loads and stores (8 divides NR, so a group never straddles two panels).
-            while f0 + 8 <= hi {
-                let panel = dst + (f0 / nr) * channels * nr + f0 % nr
-                for c in 0..<channels {
-                    @inline(__always) func tap(_ ky: Int, _ kx: Int) -> SIMD8<Float> {
-                        UnsafeRawPointer(kernel + ((ky * 3 + kx) * channels + c) * filters + f0).loadUnaligned(as: SIMD8<Float>.self)
-                    }
-                    for ky in 0..<4 {
-                        // Row ky of G g: g0, (g0 + g1 + g2) / 2, (g0 − g1 + g2) / 2, g2 (rows of taps).
-                        var h = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-                        for kx in 0..<3 {
-                            let g0 = tap(0, kx), g1 = tap(1, kx), g2 = tap(2, kx)
-                            let v = ky == 0 ? g0 : ky == 1 ? (g0 + g1 + g2) * 0.5 : ky == 2 ? (g0 - g1 + g2) * 0.5 : g2
-                            switch kx { case 0: h.0 = v; case 1: h.1 = v; default: h.2 = v }
-                        }
-                        let base = panel + (4 * ky) * block + c * nr
-                        @inline(__always) func put(_ xi: Int, _ v: SIMD8<Float>) {
-                            UnsafeMutableRawPointer(base + xi * block).storeBytes(of: v, as: SIMD8<Float>.self)
-                        }
-                        put(0, h.0); put(1, (h.0 + h.1 + h.2) * 0.5); put(2, (h.0 - h.1 + h.2) * 0.5); put(3, h.2)
+            vectorFilters = lo..<lo + (hi - lo) / 8 * 8
+            vectorChannels = 0..<channels
+            for c in 0..<channels {
+                for f0 in stride(from: vectorFilters.lowerBound, to: vectorFilters.upperBound, by: 8) {
+                    transformEightKernels(kernel + c * filters + f0, tapStride: tapStride, rotated: false,
+                                          out: dst + (f0 / nr) * channels * nr + f0 % nr + c * nr, block: block,
+                                          laneStride: 1)
+                }
+            }
+        } else {
+            vectorFilters = lo..<hi
+            vectorChannels = 0..<channels / 8 * 8
+            for c0 in stride(from: 0, to: vectorChannels.upperBound, by: 16) {
+                for f in lo..<hi {
+                    for c in stride(from: c0, to: min(c0 + 16, vectorChannels.upperBound), by: 8) {
+                        transformEightKernels(kernel + f * channels + c, tapStride: tapStride, rotated: true,
+                                              out: dst + (f / nr) * channels * nr + f % nr + c * nr, block: block,
+                                              laneStride: nr)
                     }
                 }
-                f0 += 8
             }
         }
-        for f in f0..<hi {
+        // What the vectors left (filters or channels past a multiple of 8), one kernel at a time.
+        for f in lo..<hi {
             let panel = dst + (f / nr) * channels * nr + f % nr
-            for c in 0..<channels {
+            for c in 0..<channels where !(vectorFilters.contains(f) && vectorChannels.contains(c)) {
                 // The taps' rows as vectors (the 4th lane unused).
                 func row(_ ky: Int) -> SIMD4<Float> {
                     var r = SIMD4<Float>()
@@ -167,6 +179,37 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
             }
         }
     }
+}
+
+/// U[ξ] = (G g Gᵀ)[ξ] of eight 3×3 kernels at once, lane l of every vector one kernel: tap (ky, kx) at
+/// taps + (3 ky + kx) · tapStride (the rotated kernel: 8 − that), eight contiguous floats; U[ξ]'s lane l to
+/// out + ξ · block + l · laneStride (one vector store when laneStride is 1). The same arithmetic, in the same
+/// order, as the one-kernel path, so either gives the same bits.
+@inline(__always)
+private func transformEightKernels(_ taps: UnsafePointer<Float>, tapStride: Int, rotated: Bool,
+                                   out: UnsafeMutablePointer<Float>, block: Int, laneStride: Int) {
+    @inline(__always) func tap(_ ky: Int, _ kx: Int) -> SIMD8<Float> {
+        let index = rotated ? 8 - (3 * ky + kx) : 3 * ky + kx
+        return UnsafeRawPointer(taps + index * tapStride).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    @inline(__always) func put(_ xi: Int, _ v: SIMD8<Float>) {
+        let at = out + xi * block
+        if laneStride == 1 {
+            UnsafeMutableRawPointer(at).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for l in 0..<8 { at[l * laneStride] = v[l] }
+        }
+    }
+    let t00 = tap(0, 0), t01 = tap(0, 1), t02 = tap(0, 2), t10 = tap(1, 0), t11 = tap(1, 1), t12 = tap(1, 2)
+    let t20 = tap(2, 0), t21 = tap(2, 1), t22 = tap(2, 2)
+    // Row a of G g (rows of taps g0, g1, g2): g0, (g0 + g1 + g2) / 2, (g0 − g1 + g2) / 2, g2; then (G g) Gᵀ along it.
+    @inline(__always) func row(_ a: Int, _ h0: SIMD8<Float>, _ h1: SIMD8<Float>, _ h2: SIMD8<Float>) {
+        put(4 * a, h0); put(4 * a + 1, (h0 + h1 + h2) * 0.5); put(4 * a + 2, (h0 - h1 + h2) * 0.5); put(4 * a + 3, h2)
+    }
+    row(0, t00, t01, t02)
+    row(1, (t00 + t10 + t20) * 0.5, (t01 + t11 + t21) * 0.5, (t02 + t12 + t22) * 0.5)
+    row(2, (t00 - t10 + t20) * 0.5, (t01 - t11 + t21) * 0.5, (t02 - t12 + t22) * 0.5)
+    row(3, t20, t21, t22)
 }
 
 /// output (batch × outH × outW × filters) = input ⊛ kernel (+ bias, then ReLU), the kernel transformed by
@@ -211,7 +254,7 @@ private struct WinogradJob {
         let m = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: f),
                                                slot: .columnGrads)
         s.transformInput(input, tiles: t0..<t1, into: v)
-        let block = packedBCount(k: c, n: f)
+        let block = WinogradShape.kernelBlockStride(channels: c, filters: f)
         let planeV = WinogradShape.planeStride(tiles: count, width: c)
         let planeM = WinogradShape.planeStride(tiles: count, width: f)
         for xi in 0..<16 {
