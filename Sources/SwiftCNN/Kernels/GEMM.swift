@@ -106,7 +106,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
 }
 
 /// Below this many rows of C, `gemm` reads B in place rather than packing it (and a caller should not pack it).
-public let fewRows = 24
+public let fewRows = 4 * microTileRows
 
 /// Whether `gemm` multiplies by B in packed panels for a product with `m` rows: on every instruction set, unless m is
 /// below `fewRows`. A caller that uses one B in many GEMMs (a convolution's kernel in every chunk) packs it once with

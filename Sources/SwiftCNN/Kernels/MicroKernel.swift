@@ -4,17 +4,17 @@
 // machine run the same source as the AVX-512 path. Each module defines `KernelVector` and exports these as
 // named entry points (MicroKernelAVX2.swift, SwiftCNNAVX512/MicroKernelAVX512.swift).
 //
-// Tile: MR rows × NR = 2 vectors of C. MR = 6 on AVX2 (6×16: 12 accumulators, two B vectors and a broadcast fill
-// 15 of the 16 ymm registers) and 12 on AVX-512 (12×32: 24 accumulators of the 32 zmm registers; per depth step 14
-// loads feed 24 FMAs instead of 8 feeding 12, measured 12-20 % faster than 6×32 on Sapphire Rapids). Both are made
-// of the same six-row block (`SixRows`): the 12-row kernel is two of them sharing the B vectors. A is read in place
-// or from a packed sliver: element (r, p) at a[r · rs + p · ds] (a packed sliver has rs = 1, ds = MR). B is a packed
-// panel (kc rows of NR contiguous floats) or read in place.
+// Tile: MR rows × NR = 2 vectors of C. MR = 6 (6×16 on AVX2: 12 accumulators, two B vectors and a broadcast fill
+// 15 of the 16 ymm registers; 6×32 on AVX-512). AVX-512's 32 registers also hold a 12-row tile (24 accumulators:
+// per depth step 14 loads feed 24 FMAs instead of 8 feeding 12), which the driver takes for deep products
+// (`GEMMKernels.forDepth`). Both are made of the same six-row block (`SixRows`): the 12-row kernel is two of them
+// sharing the B vectors. A is read in place or from a packed sliver: element (r, p) at a[r · rs + p · ds] (a packed
+// sliver has rs = 1, ds = MR). B is a packed panel (kc rows of NR contiguous floats) or read in place.
 
 /// Rows of C in the six-row micro-tile (AVX2's GEMM tile, and the convolution window kernel's on every CPU).
 let microTileRows = 6
 
-/// Rows of C in the tall micro-tile (AVX-512's GEMM tile).
+/// Rows of C in the tall micro-tile (AVX-512's, for deep products).
 let tallMicroTileRows = 12
 
 /// Columns of C in one micro-tile (and the width of a packed B panel).

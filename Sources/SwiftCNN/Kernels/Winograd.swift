@@ -128,34 +128,33 @@ public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: In
         // contiguous axis is its channels (the forward filters), which lie down a panel column: sixteen channels
         // (a cache line of each tap) at a time for each filter, each lane stored to its row; those 16 rows of
         // the 16 blocks stay in L1 while the thread's filters fill their columns.
-        var vectorFilters = lo..<lo, vectorChannels = 0..<0
+        let rest: (filters: Range<Int>, channels: Range<Int>)   // what the vectors leave, one kernel at a time
         if !flipped {
-            vectorFilters = lo..<lo + (hi - lo) / 8 * 8
-            vectorChannels = 0..<channels
+            let vectorEnd = lo + (hi - lo) / 8 * 8
             for c in 0..<channels {
-                for f0 in stride(from: vectorFilters.lowerBound, to: vectorFilters.upperBound, by: 8) {
+                for f0 in stride(from: lo, to: vectorEnd, by: 8) {
                     transformEightKernels(kernel + c * filters + f0, tapStride: tapStride, rotated: false,
                                           out: dst + (f0 / nr) * channels * nr + f0 % nr + c * nr, block: block,
                                           laneStride: 1)
                 }
             }
+            rest = (vectorEnd..<hi, 0..<channels)
         } else {
-            vectorFilters = lo..<hi
-            vectorChannels = 0..<channels / 8 * 8
-            for c0 in stride(from: 0, to: vectorChannels.upperBound, by: 16) {
+            let vectorEnd = channels / 8 * 8
+            for c0 in stride(from: 0, to: vectorEnd, by: 16) {
                 for f in lo..<hi {
-                    for c in stride(from: c0, to: min(c0 + 16, vectorChannels.upperBound), by: 8) {
+                    for c in stride(from: c0, to: min(c0 + 16, vectorEnd), by: 8) {
                         transformEightKernels(kernel + f * channels + c, tapStride: tapStride, rotated: true,
                                               out: dst + (f / nr) * channels * nr + f % nr + c * nr, block: block,
                                               laneStride: nr)
                     }
                 }
             }
+            rest = (lo..<hi, vectorEnd..<channels)
         }
-        // What the vectors left (filters or channels past a multiple of 8), one kernel at a time.
-        for f in lo..<hi {
+        for f in rest.filters {
             let panel = dst + (f / nr) * channels * nr + f % nr
-            for c in 0..<channels where !(vectorFilters.contains(f) && vectorChannels.contains(c)) {
+            for c in rest.channels {
                 // The taps' rows as vectors (the 4th lane unused).
                 func row(_ ky: Int) -> SIMD4<Float> {
                     var r = SIMD4<Float>()

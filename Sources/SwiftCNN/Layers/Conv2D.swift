@@ -107,8 +107,9 @@ public final class Conv2D: Layer {
     /// per 2×2 outputs instead of 36, no im2col or col2im). The rule, measured layer by layer (one thread, training
     /// step, Xeon Sapphire Rapids, AVX-512): from 32 channels on outputs of 8×8 and up, 20-35 % faster (W2's layers,
     /// VGG's 32×32…8×8 blocks); with 16 channels (W3's 28×28 and 14×14 layers), on 7×7 and on 4×4 outputs, 0-9 %
-    /// faster (16 channels: 12-17 % once the input transform read each pixel once); on 2×2 outputs (a single tile per image, the kernel transformed every step for it) 3× slower, so
-    /// those keep im2col, as do narrow inputs (the window kernel).
+    /// faster (16 channels: 12-17 % once the input transform read each pixel once); on 2×2 outputs (a single tile
+    /// per image, the kernel transformed every step for it) 3× slower, so those keep im2col, as do narrow inputs
+    /// (the window kernel).
     private func usesWinograd(_ g: WindowGeometry) -> Bool {
         kernelSize == (3, 3) && strides == (1, 1) && g.dilationH == 1 && g.dilationW == 1
             && g.channels >= 16 && filters >= 16 && g.outH >= 4 && g.outW >= 4
@@ -172,10 +173,12 @@ public final class Conv2D: Layer {
                  lda: g.patchSize, b: io.parameters[0], ldb: filters, beta: 0, c: io.output, ldc: filters,
                  bias: bias, relu: activation == .relu)
         } else if usesWinograd(g) {
-            var transformed = UnsafePointer(io.workspace + m * filters)
+            let transformed: UnsafePointer<Float>
             if io.training {
+                let region = io.workspace + m * filters
                 winogradTransformKernel(io.parameters[0], channels: g.channels, filters: filters, flipped: false,
-                                        into: io.workspace + m * filters)
+                                        into: region)
+                transformed = UnsafePointer(region)
             } else {
                 let cache = inferenceKernel ?? TransformedKernelCache()
                 inferenceKernel = cache
