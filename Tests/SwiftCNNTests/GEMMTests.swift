@@ -81,6 +81,15 @@ final class GEMMTests: XCTestCase {
         check(m: 30, n: 64, k: 2111, transA: false, transB: false, alpha: -0.5, beta: 1, pad: 3)
     }
 
+    /// Rows of A a multiple of 2 KB apart (lda 512 or 1024 floats) are copied to a padded pitch before the product:
+    /// one and several K blocks, a partial last sliver, several M blocks, accumulation and the epilogue's neighbours.
+    func testRowsOfAPowerOfTwoApart() {
+        check(m: 41, n: 70, k: 512, transA: false, transB: false)
+        check(m: 29, n: 100, k: 1024, transA: false, transB: true, alpha: 0.5, beta: 1)
+        check(m: 700, n: 65, k: 1000, transA: false, transB: false, pad: 24)
+        check(m: 13, n: 64, k: 2048, transA: false, transB: false, beta: 0.25)
+    }
+
     /// Few rows and a big product (a Dense layer on one or a few samples): the columns are split across threads.
     func testFewRowsSplitByColumns() {
         check(m: 1, n: 600, k: 4000, transA: false, transB: false)
