@@ -22,8 +22,10 @@ let package = Package(
         .library(name: "swiftcnn", type: .dynamic, targets: ["SwiftCNNC"]),
     ],
     targets: [
-        .target(name: "SwiftCNNAVX512", swiftSettings: avx512Flags),
-        .target(name: "SwiftCNN", dependencies: ["SwiftCNNAVX512"], swiftSettings: engineFlags),
+        // Prefetch for the micro-kernels (Swift cannot express it): header-only static inline C.
+        .target(name: "SwiftCNNCacheHints"),
+        .target(name: "SwiftCNNAVX512", dependencies: ["SwiftCNNCacheHints"], swiftSettings: avx512Flags),
+        .target(name: "SwiftCNN", dependencies: ["SwiftCNNAVX512", "SwiftCNNCacheHints"], swiftSettings: engineFlags),
         .target(
             name: "SwiftCNNC",
             dependencies: ["SwiftCNN"],
