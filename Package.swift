@@ -22,10 +22,10 @@ let package = Package(
         .library(name: "swiftcnn", type: .dynamic, targets: ["SwiftCNNC"]),
     ],
     targets: [
-        // Prefetch for the micro-kernels (Swift cannot express it): header-only static inline C.
-        .target(name: "SwiftCNNCacheHints"),
-        .target(name: "SwiftCNNAVX512", dependencies: ["SwiftCNNCacheHints"], swiftSettings: avx512Flags),
-        .target(name: "SwiftCNN", dependencies: ["SwiftCNNAVX512", "SwiftCNNCacheHints"], swiftSettings: engineFlags),
+        // What Swift cannot spell (prefetch, a vector square root): header-only static inline C.
+        .target(name: "SwiftCNNIntrinsics"),
+        .target(name: "SwiftCNNAVX512", dependencies: ["SwiftCNNIntrinsics"], swiftSettings: avx512Flags),
+        .target(name: "SwiftCNN", dependencies: ["SwiftCNNAVX512", "SwiftCNNIntrinsics"], swiftSettings: engineFlags),
         .target(
             name: "SwiftCNNC",
             dependencies: ["SwiftCNN"],

@@ -103,7 +103,11 @@ class KerasRule:
         if self.name == "rmsprop":
             lr = kw.get("learning_rate", 0.001)
             v[:] = 0.9 * v + 0.1 * g * g
-            return w - lr * g / np.sqrt(v + 1e-7)
+            increment = lr * g / np.sqrt(v + 1e-7)
+            if kw.get("momentum"):
+                m[:] = kw["momentum"] * m + increment
+                return w - m
+            return w - increment
         lr = kw.get("learning_rate", 0.001)
         m[:] = m + (g - m) * 0.1
         v[:] = v + (g * g - v) * 0.001
@@ -112,9 +116,10 @@ class KerasRule:
 
 
 @pytest.mark.parametrize("name,kw", [("sgd", {}), ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
-                                     ("rmsprop", {}), ("adam", {"learning_rate": 0.01})])
+                                     ("rmsprop", {}), ("rmsprop", {"momentum": 0.5}), ("adam", {"learning_rate": 0.01})])
 def test_optimizer_steps_match_keras_rules(name, kw):
-    """A linear Dense layer under MSE: dL/dW = 2 xᵀ(xW + b − y)/(n·units), computed in NumPy at every step."""
+    """A linear Dense layer under MSE: dL/dW = 2 xᵀ(xW + b − y)/(n·units), computed in NumPy at every step. Its 15
+    parameters take both the engine's eight-wide update and its scalar tail."""
     x = rng.normal(size=(8, 4))
     y = rng.normal(size=(8, 3))
     layer = layers.Dense(3)

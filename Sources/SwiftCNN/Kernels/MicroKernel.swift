@@ -4,7 +4,7 @@
 // machine run the same source as the AVX-512 path. Each module defines `KernelVector` and exports these as
 // named entry points (MicroKernelAVX2.swift, SwiftCNNAVX512/MicroKernelAVX512.swift).
 
-import SwiftCNNCacheHints
+import SwiftCNNIntrinsics
 //
 // Tile: MR rows × NR = 2 vectors of C. MR = 6 (6×16 on AVX2: 12 accumulators, two B vectors and a broadcast fill
 // 15 of the 16 ymm registers; 6×32 on AVX-512). AVX-512's 32 registers also hold a 12-row tile (24 accumulators:

@@ -1,3 +1,4 @@
+import SwiftCNNIntrinsics
 /// The optimizers of Keras 3 with their update rules and defaults. State (momentum, moving averages) is one flat
 /// array per slot matching the graph's flat parameter storage, so an update is a pass over contiguous ranges.
 public final class Optimizer {
@@ -142,10 +143,13 @@ public final class Optimizer {
         }
     }
 
-    /// The update rule over one contiguous range of parameters.
+    /// The update rule over one contiguous range of parameters: eight at a time, then the tail. Written as vectors
+    /// because the compiler kept the scalar loops scalar (a square root and a division per parameter: RMSprop took
+    /// 7 % of a VGG16 training step on Zen 4). Same operations in the same order, so the results are identical.
     private func update(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ range: Range<Int>,
                         lr: Float, adamAlpha: Float) {
         let m = slot1.pointer, v = slot2.pointer
+        let vectorEnd = range.lowerBound + range.count / 8 * 8
         switch kind {
         case .sgd:
             if momentum == 0 {
@@ -159,7 +163,22 @@ public final class Optimizer {
             }
         case .rmsprop:
             let rho = self.rho, eps = epsilon, mu = momentum
-            for i in range {
+            var i = range.lowerBound
+            while i < vectorEnd {
+                let g8 = load8(g + i)
+                let v8 = SIMD8(repeating: rho) * load8(v + i) + SIMD8(repeating: 1 - rho) * g8 * g8
+                store8(v + i, v8)
+                let increment = SIMD8(repeating: lr) * g8 / squareRoot8(v8 + SIMD8(repeating: eps))
+                if mu > 0 {
+                    let m8 = SIMD8(repeating: mu) * load8(m + i) + increment
+                    store8(m + i, m8)
+                    store8(w + i, load8(w + i) - m8)
+                } else {
+                    store8(w + i, load8(w + i) - increment)
+                }
+                i += 8
+            }
+            for i in vectorEnd..<range.upperBound {
                 v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
                 let increment = lr * g[i] / (v[i] + eps).squareRoot()
                 if mu > 0 {
@@ -171,7 +190,17 @@ public final class Optimizer {
             }
         case .adam:
             let b1 = beta1, b2 = beta2, eps = epsilon
-            for i in range {
+            var i = range.lowerBound
+            while i < vectorEnd {
+                let g8 = load8(g + i)
+                let m8 = load8(m + i) + (g8 - load8(m + i)) * SIMD8(repeating: 1 - b1)
+                let v8 = load8(v + i) + (g8 * g8 - load8(v + i)) * SIMD8(repeating: 1 - b2)
+                store8(m + i, m8)
+                store8(v + i, v8)
+                store8(w + i, load8(w + i) - SIMD8(repeating: adamAlpha) * m8 / (squareRoot8(v8) + SIMD8(repeating: eps)))
+                i += 8
+            }
+            for i in vectorEnd..<range.upperBound {
                 m[i] += (g[i] - m[i]) * (1 - b1)
                 v[i] += (g[i] * g[i] - v[i]) * (1 - b2)
                 w[i] -= adamAlpha * m[i] / (v[i].squareRoot() + eps)
@@ -192,3 +221,15 @@ public final class Optimizer {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+@inline(__always)
+private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// Lane-wise square root (IEEE, as the scalar one).
+@inline(__always)
+private func squareRoot8(_ x: SIMD8<Float>) -> SIMD8<Float> { swiftcnn_square_root8(x) }
