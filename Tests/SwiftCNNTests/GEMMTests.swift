@@ -90,6 +90,16 @@ final class GEMMTests: XCTestCase {
         check(m: 13, n: 64, k: 2048, transA: false, transB: false, beta: 0.25)
     }
 
+    /// A last panel half padding (n % NR = NR/2: 16 or 48 columns on AVX-512, 8 or 40 on AVX2) takes the narrow
+    /// kernel: shallow and deep (12-row slivers, two narrow tiles each), odd depths, accumulation, in-place B.
+    func testHalfPanels() {
+        for n in [8, 16, 40, 48] {
+            check(m: 37, n: n, k: 17, transA: false, transB: false)
+            check(m: 50, n: n, k: 2101, transA: true, transB: false, alpha: 0.5, beta: 1, pad: 2)
+            check(m: 30, n: n, k: 300, transA: false, transB: true)
+        }
+    }
+
     /// Few rows and a big product (a Dense layer on one or a few samples): the columns are split across threads.
     func testFewRowsSplitByColumns() {
         check(m: 1, n: 600, k: 4000, transA: false, transB: false)
@@ -103,7 +113,8 @@ final class GEMMTests: XCTestCase {
 
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
-        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000), (29, 70, 2100)] {
+        for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000), (29, 70, 2100),
+                          (60, 16, 2500)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }

@@ -165,23 +165,25 @@ struct GEMMKernels {
     let mr, nr: Int
     let micro: MicroKernel
     let tall: (rows: Int, micro: MicroKernel)?
+    /// Six rows × NR/2 columns: the tiles of a last panel whose second half is padding.
+    let narrow: MicroKernel
     let row: RowKernel
     let window: WindowKernel
     let blocking: GEMMBlocking
 
     static let avx2 = GEMMKernels(mr: microTileRows, nr: microTileColumns, micro: microKernelAVX2, tall: nil,
-                                  row: rowKernelAVX2, window: windowKernelAVX2,
+                                  narrow: narrowMicroKernelAVX2, row: rowKernelAVX2, window: windowKernelAVX2,
                                   blocking: GEMMBlocking(nr: microTileColumns))
     static let avx512 = GEMMKernels(mr: microTileRows, nr: microTileColumnsAVX512, micro: microKernelAVX512,
                                     tall: (tallMicroTileRowsAVX512, tallMicroKernelAVX512),
-                                    row: rowKernelAVX512, window: windowKernelAVX512,
+                                    narrow: narrowMicroKernelAVX512, row: rowKernelAVX512, window: windowKernelAVX512,
                                     blocking: GEMMBlocking(nr: microTileColumnsAVX512))
     static var active: GEMMKernels { InstructionSet.active == .avx512 ? avx512 : avx2 }
 
     /// The kernels for a product of depth k: the tall tile from four K blocks up, where there is one.
     func forDepth(_ k: Int) -> GEMMKernels {
         guard let tall, k >= 4 * blocking.kc else { return self }
-        return GEMMKernels(mr: tall.rows, nr: nr, micro: tall.micro, tall: nil, row: row, window: window,
+        return GEMMKernels(mr: tall.rows, nr: nr, micro: tall.micro, tall: nil, narrow: narrow, row: row, window: window,
                            blocking: blocking)
     }
 }
@@ -372,6 +374,13 @@ private struct PackedJob {
                             // The tile's last K block also applies the epilogue as it stores.
                             kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, tile, ldc, c.alpha, store,
                                           last ? c.epilogue.bias.map { $0 + j } : nil, last && c.epilogue.relu)
+                        } else if 2 * width == nr && height == mr {
+                            // Half a panel (16 filters on AVX-512): six rows at a time, one vector wide.
+                            for r in stride(from: 0, to: mr, by: 6) {
+                                kernels.narrow(kc, sliver + r * rs, rs, ds, panel, panelRowStride, tile + r * ldc, ldc,
+                                               c.alpha, store, last ? c.epilogue.bias.map { $0 + j } : nil,
+                                               last && c.epilogue.relu)
+                            }
                         } else {
                             // An edge tile is computed whole (padding rows and columns are zeros) into scratch;
                             // only its real part reaches C, and then the epilogue.

@@ -137,6 +137,47 @@ func tallMicroKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int,
     }
 }
 
+/// `microKernel` for a panel whose second vector of columns is padding (a product with NR/2 columns left, such as
+/// 16 filters on AVX-512): C[6 × one vector]. Even and odd depths accumulate apart (12 accumulators, enough to keep
+/// the FMA units busy), summed at the end; the full tile would spend half its FMAs on zeros and go through the edge
+/// path.
+@inline(__always)
+func narrowMicroKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
+                       _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                       _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    for r in 0..<6 { swiftcnn_prefetch_for_write(c + r &* ldc) }
+    var e0 = KernelVector(), e1 = KernelVector(), e2 = KernelVector(), e3 = KernelVector()
+    var e4 = KernelVector(), e5 = KernelVector()
+    var o0 = KernelVector(), o1 = KernelVector(), o2 = KernelVector(), o3 = KernelVector()
+    var o4 = KernelVector(), o5 = KernelVector()
+    var pa = a, pb = b, p = 0
+    while p &+ 2 <= kc {
+        let b0 = loadVector(pb), b1 = loadVector(pb + ldb), qa = pa + ds
+        e0.addProduct(KernelVector(repeating: pa[0]), b0); o0.addProduct(KernelVector(repeating: qa[0]), b1)
+        e1.addProduct(KernelVector(repeating: pa[rs]), b0); o1.addProduct(KernelVector(repeating: qa[rs]), b1)
+        e2.addProduct(KernelVector(repeating: pa[2 &* rs]), b0); o2.addProduct(KernelVector(repeating: qa[2 &* rs]), b1)
+        e3.addProduct(KernelVector(repeating: pa[3 &* rs]), b0); o3.addProduct(KernelVector(repeating: qa[3 &* rs]), b1)
+        e4.addProduct(KernelVector(repeating: pa[4 &* rs]), b0); o4.addProduct(KernelVector(repeating: qa[4 &* rs]), b1)
+        e5.addProduct(KernelVector(repeating: pa[5 &* rs]), b0); o5.addProduct(KernelVector(repeating: qa[5 &* rs]), b1)
+        pa += 2 &* ds
+        pb += 2 &* ldb
+        p &+= 2
+    }
+    if p < kc {
+        let b0 = loadVector(pb)
+        e0.addProduct(KernelVector(repeating: pa[0]), b0); e1.addProduct(KernelVector(repeating: pa[rs]), b0)
+        e2.addProduct(KernelVector(repeating: pa[2 &* rs]), b0); e3.addProduct(KernelVector(repeating: pa[3 &* rs]), b0)
+        e4.addProduct(KernelVector(repeating: pa[4 &* rs]), b0); e5.addProduct(KernelVector(repeating: pa[5 &* rs]), b0)
+    }
+    let biasVector = bias.map { loadVector($0) } ?? KernelVector()
+    storeVector(c, e0 + o0, alpha, store, biasVector, relu)
+    storeVector(c + ldc, e1 + o1, alpha, store, biasVector, relu)
+    storeVector(c + 2 &* ldc, e2 + o2, alpha, store, biasVector, relu)
+    storeVector(c + 3 &* ldc, e3 + o3, alpha, store, biasVector, relu)
+    storeVector(c + 4 &* ldc, e4 + o4, alpha, store, biasVector, relu)
+    storeVector(c + 5 &* ldc, e5 + o5, alpha, store, biasVector, relu)
+}
+
 /// The micro-kernel with the depth walked as `runs` runs of `runLength` elements, run t of row r starting at
 /// a + r · rs + t · runStride (ds = 1 within a run). A convolution's window over an NHWC image is kh runs of kw · c
 /// contiguous floats, one image row apart, so the kernel reads the patches in place: no im2col. One run is a GEMM.

@@ -26,3 +26,11 @@ func windowKernelAVX2(_ runs: Int, _ runLength: Int, _ runStride: Int, _ a: Unsa
     microKernel(runs: runs, runLength: runLength, runStride: runStride, a, rs, 1, b, microTileColumns, c, ldc, 1, true,
                 bias, relu)
 }
+
+/// `narrowMicroKernel` on a 6 × 8 tile (see MicroKernel.swift).
+@inline(never)
+func narrowMicroKernelAVX2(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ ds: Int, _ b: UnsafePointer<Float>,
+                           _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ store: Bool,
+                           _ bias: UnsafePointer<Float>?, _ relu: Bool) {
+    narrowMicroKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
+}
