@@ -51,6 +51,11 @@ final class ConvKernelTests: XCTestCase {
         try compare(h: 6, w: 5, c: 3, filters: 4, kernel: (2, 2), same: true, batch: 2)      // even kernel, 'same'
         try compare(h: 5, w: 5, c: 20, filters: 16, kernel: (1, 1), same: false, batch: 2)    // 1×1 fast path
         try compare(h: 11, w: 4, c: 1, filters: 3, kernel: (5, 3), stride: (3, 1), same: false, batch: 1)
+        // Tap pairs: tiny images, a strided, a dilated and a wide window.
+        try compare(h: 2, w: 2, c: 6, filters: 35, kernel: (3, 3), same: true, batch: 26)
+        try compare(h: 3, w: 3, c: 5, filters: 4, kernel: (3, 3), stride: (2, 2), same: true, batch: 2)
+        try compare(h: 2, w: 2, c: 5, filters: 6, kernel: (3, 3), dilation: (2, 2), same: true, batch: 3)
+        try compare(h: 1, w: 2, c: 7, filters: 3, kernel: (5, 5), same: true, batch: 2)
     }
 
     /// Narrow inputs (1–4 channels, 6 or more output columns) take the im2col-free window kernel; with 'same'
@@ -62,6 +67,18 @@ final class ConvKernelTests: XCTestCase {
             try compare(h: 15, w: 16, c: 4, filters: 8, kernel: (3, 3), stride: (2, 2), same: true, batch: 2)
             try compare(h: 10, w: 9, c: 2, filters: 70, kernel: (2, 2), same: true, batch: 1)
         }
+    }
+
+    /// A 2×2 image under a 3×3 'same' window: every (output, input) pixel pair is joined by exactly one tap, the
+    /// centre tap for each pixel with itself; 16 pairs of im2col's 36 products.
+    func testTapPairsOfATwoByTwoImage() throws {
+        let g = try WindowGeometry(inH: 2, inW: 2, channels: 1, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
+                                   same: true, layer: "t")
+        let pairs = tapPairs(g)
+        XCTAssertEqual(pairs.count, 16)
+        XCTAssertEqual(Set(pairs.map { $0.output * 4 + $0.input }).count, 16)
+        for p in 0..<4 { XCTAssertTrue(pairs.contains(TapPair(output: p, input: p, tap: 4))) }
+        XCTAssertTrue(pairs.contains(TapPair(output: 0, input: 3, tap: 8)))   // down-right neighbour: tap (2, 2)
     }
 
     func testSamePaddingPutsTheExtraRowAtTheEnd() throws {
@@ -97,6 +114,12 @@ final class ConvKernelTests: XCTestCase {
             try compareBackward(h: 12, w: 13, c: 40, filters: 32, same: false, batch: 2, activation: .linear)
             try compareBackward(h: 28, w: 28, c: 16, filters: 16, same: true, batch: 5)
             try compareBackward(h: 4, w: 5, c: 24, filters: 17, same: true, batch: 9)
+            // Outputs of up to 2×2 with 'same' padding: one GEMM per (output pixel, input pixel) pair, with taps
+            // packed once (batch of 24 and more) or read in place.
+            try compareBackward(h: 2, w: 2, c: 40, filters: 33, same: true, batch: 30)
+            try compareBackward(h: 2, w: 2, c: 5, filters: 7, same: true, batch: 3)
+            try compareBackward(h: 2, w: 1, c: 9, filters: 16, same: true, batch: 25, activation: .linear)
+            try compareBackward(h: 1, w: 1, c: 20, filters: 9, same: true, batch: 4)
         }
     }
 

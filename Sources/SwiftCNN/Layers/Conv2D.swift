@@ -35,6 +35,9 @@ public final class Conv2D: Layer {
     /// into the parameters), which reads the kernel twice instead of transforming it. Training steps do not use
     /// it (their weights change every step).
     private var inferenceKernel: TransformedKernelCache?
+    /// The (output pixel, input pixel, tap) pairs when the layer takes `tapPairForward` and its backward passes
+    /// (see `usesTapPairs`); empty otherwise.
+    private var pairs: [TapPair] = []
 
     /// Keras `Conv2D(filters, kernel_size, strides, padding, dilation_rate, activation, use_bias, ...)`.
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -79,6 +82,12 @@ public final class Conv2D: Layer {
         let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: kernelSize, stride: strides, dilation: dilation,
                                    same: padding == .same, layer: "Layer '\(name)' (Conv2D)")
         geometry = g
+        pairs = []
+        if !isPointwise && !usesWindowKernel(g) && !usesWinograd(g) && g.outH * g.outW <= 4 && kernelSize.0 <= 7
+            && kernelSize.1 <= 7 {
+            let candidates = tapPairs(g)
+            if 2 * candidates.count <= g.outH * g.outW * g.kernelH * g.kernelW { pairs = candidates }
+        }
         return [g.outH, g.outW, filters]
     }
 
@@ -115,6 +124,11 @@ public final class Conv2D: Layer {
             && g.channels >= 16 && filters >= 16 && g.outH >= 4 && g.outW >= 4
     }
 
+    /// Images so small that at least half of im2col's products would be with padding (outputs of up to 2×2, such as
+    /// VGG16's last block on 32×32 inputs: 16 tap pairs instead of 36 taps) take one GEMM per (output pixel, input
+    /// pixel) pair (`tapPairForward`) in all three passes.
+    private var usesTapPairs: Bool { !pairs.isEmpty }
+
     /// A 2×2, stride-2 pooling without padding: each Winograd tile is one of its windows.
     private func isTilePooling(_ p: WindowGeometry) -> Bool {
         p.kernelH == 2 && p.kernelW == 2 && p.strideH == 2 && p.strideW == 2 && p.padTop == 0 && p.padLeft == 0
@@ -141,6 +155,7 @@ public final class Conv2D: Layer {
     /// or transposed (input gradient), or Winograd-transformed (either).
     private func kernelCopyCount(_ g: WindowGeometry) -> Int {
         var count = max(packedBCount(k: g.patchSize, n: filters), packedBCount(k: filters, n: g.patchSize))
+        if usesTapPairs { count = max(count, packedTapsCount(g, filters: filters)) }
         if usesWinograd(g) {
             count = max(count, WinogradShape.kernelCount(channels: g.channels, filters: filters),
                         WinogradShape.kernelCount(channels: filters, filters: g.channels))
@@ -190,6 +205,16 @@ public final class Conv2D: Layer {
                                 bias: bias, relu: activation == .relu, output: io.output, pooled: pool,
                                 counter: workCounter)
             if pool != nil { return }
+        } else if usesTapPairs {
+            var packedTaps: UnsafePointer<Float>? = nil
+            if gemmTakesPackedB(m: io.batch) {
+                let region = io.workspace + m * filters
+                packTapsForward(io.parameters[0], g, filters: filters, into: region)
+                packedTaps = UnsafePointer(region)
+            }
+            tapPairForward(io.inputs[0], batch: io.batch, g, pairs: pairs, kernel: io.parameters[0],
+                           packedTaps: packedTaps, filters: filters, bias: bias, relu: activation == .relu,
+                           output: io.output)
         } else {
             // Every chunk multiplies by the same kernel: pack it once (the AVX2 GEMM reads B as panels).
             var packedKernel: UnsafePointer<Float>? = nil
@@ -244,6 +269,11 @@ public final class Conv2D: Layer {
                                    preGrad: activation == .relu ? preGrad : nil,
                                    kernelGrad: io.parameterGrads[0], biasGrad: useBias ? io.parameterGrads[1] : nil,
                                    dU: kernelT)
+        } else if io.needsParameterGrads && usesTapPairs {
+            activation.parallelBackward(output: io.output, outputGrad: io.outputGrad, inputGrad: preGrad, rows: m, width: filters)
+            tapPairWeightGradient(io.inputs[0], preGrad: preGrad, batch: io.batch, g, pairs: pairs, filters: filters,
+                                  kernelGrad: io.parameterGrads[0])
+            if useBias { columnSums(preGrad, rows: m, width: filters, into: io.parameterGrads[1]) }
         } else if io.needsParameterGrads && !isPointwise {
             // Each chunk's pre-activation gradient and bias sums are made by the weight-gradient job, just before
             // its GEMM reads them, while the chunk is in cache and on every thread.
@@ -261,6 +291,14 @@ public final class Conv2D: Layer {
                 winogradTransformKernel(io.parameters[0], channels: filters, filters: g.channels, flipped: true, into: kernelT)
                 winogradConvolution(preGrad, winogradGradientShape(g, batch: io.batch), transformedKernel: kernelT,
                                     bias: nil, relu: false, output: io.inputGrads[0], counter: workCounter)
+            } else if usesTapPairs {
+                var packedTaps: UnsafePointer<Float>? = nil
+                if gemmTakesPackedB(m: io.batch) {
+                    packTapsForInputGradient(io.parameters[0], g, filters: filters, into: kernelT)
+                    packedTaps = UnsafePointer(kernelT)
+                }
+                tapPairInputGradient(preGrad, batch: io.batch, g, pairs: pairs, kernel: io.parameters[0],
+                                     packedTaps: packedTaps, filters: filters, inputGrad: io.inputGrads[0])
             } else if isPointwise {
                 gemm(transA: false, transB: true, m: m, n: g.patchSize, k: filters, alpha: 1, a: preGrad, lda: filters,
                      b: io.parameters[0], ldb: filters, beta: 0, c: io.inputGrads[0], ldc: g.patchSize)
