@@ -232,8 +232,13 @@ def test_two_ranks_of_32_take_the_steps_of_one_process_of_64(tmp_path):
     dist, _ = run_script(tmp_path, SAME_STEPS, "distributed")
     assert dist.returncode == 0, dist.stdout + dist.stderr
     a, b = weights(tmp_path / "single.npz"), weights(tmp_path / "distributed.npz")
+    # Equal up to the order of float sums, which follows the CPU's cache blocking, the thread split and the batch's
+    # Winograd chunks; RMSprop divides each gradient by its own running RMS, so a rounding difference in a near-zero
+    # gradient moves its weight by up to 2e-4 after these 16 steps (Zen 4; relative norm of the difference 8e-5 in
+    # the first two convolutions, 2e-7 in the later layers), while each of the 16 RMSprop steps moves a weight by up
+    # to the learning rate, 1e-3: a rank stepping on anything but the global batch's mean gradient is off by that.
     for wa, wb in zip(a, b):
-        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-5)
+        assert np.linalg.norm(wa - wb) <= 1e-3 * np.linalg.norm(wa), (np.abs(wa - wb).max(), wa.shape)
     ha, hb = (json.loads((tmp_path / f"{m}.json").read_text()) for m in ("single", "distributed"))
     assert ha["loss"][0] == pytest.approx(hb["loss"][0], abs=1e-4)   # loss averaged over the global batches
 
