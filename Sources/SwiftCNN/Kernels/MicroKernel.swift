@@ -3,8 +3,6 @@
 // into the SwiftCNNAVX512 module (x86-64-v4, KernelVector = SIMD16: zmm registers). So the tests on an AVX2-only
 // machine run the same source as the AVX-512 path. Each module defines `KernelVector` and exports these as
 // named entry points (MicroKernelAVX2.swift, SwiftCNNAVX512/MicroKernelAVX512.swift).
-
-import SwiftCNNIntrinsics
 //
 // Tile: MR rows × NR = 2 vectors of C. MR = 6 (6×16 on AVX2: 12 accumulators, two B vectors and a broadcast fill
 // 15 of the 16 ymm registers; 6×32 on AVX-512). AVX-512's 32 registers also hold a 12-row tile (24 accumulators:
@@ -12,6 +10,8 @@ import SwiftCNNIntrinsics
 // (`GEMMKernels.forDepth`). Both are made of the same six-row block (`SixRows`): the 12-row kernel is two of them
 // sharing the B vectors. A is read in place or from a packed sliver: element (r, p) at a[r · rs + p · ds] (a packed
 // sliver has rs = 1, ds = MR). B is a packed panel (kc rows of NR contiguous floats) or read in place.
+
+import SwiftCNNIntrinsics
 
 /// Rows of C in the six-row micro-tile (AVX2's GEMM tile, and the convolution window kernel's on every CPU).
 let microTileRows = 6

@@ -1,4 +1,3 @@
-import SwiftCNNIntrinsics
 /// The optimizers of Keras 3 with their update rules and defaults. State (momentum, moving averages) is one flat
 /// array per slot matching the graph's flat parameter storage, so an update is a pass over contiguous ranges.
 public final class Optimizer {
@@ -168,7 +167,7 @@ public final class Optimizer {
                 let g8 = load8(g + i)
                 let v8 = SIMD8(repeating: rho) * load8(v + i) + SIMD8(repeating: 1 - rho) * g8 * g8
                 store8(v + i, v8)
-                let increment = SIMD8(repeating: lr) * g8 / squareRoot8(v8 + SIMD8(repeating: eps))
+                let increment = SIMD8(repeating: lr) * g8 / swiftcnn_square_root8(v8 + SIMD8(repeating: eps))
                 if mu > 0 {
                     let m8 = SIMD8(repeating: mu) * load8(m + i) + increment
                     store8(m + i, m8)
@@ -193,11 +192,12 @@ public final class Optimizer {
             var i = range.lowerBound
             while i < vectorEnd {
                 let g8 = load8(g + i)
-                let m8 = load8(m + i) + (g8 - load8(m + i)) * SIMD8(repeating: 1 - b1)
-                let v8 = load8(v + i) + (g8 * g8 - load8(v + i)) * SIMD8(repeating: 1 - b2)
+                let m0 = load8(m + i), v0 = load8(v + i)
+                let m8 = m0 + (g8 - m0) * SIMD8(repeating: 1 - b1)
+                let v8 = v0 + (g8 * g8 - v0) * SIMD8(repeating: 1 - b2)
                 store8(m + i, m8)
                 store8(v + i, v8)
-                store8(w + i, load8(w + i) - SIMD8(repeating: adamAlpha) * m8 / (squareRoot8(v8) + SIMD8(repeating: eps)))
+                store8(w + i, load8(w + i) - SIMD8(repeating: adamAlpha) * m8 / (swiftcnn_square_root8(v8) + SIMD8(repeating: eps)))
                 i += 8
             }
             for i in vectorEnd..<range.upperBound {
@@ -221,6 +221,7 @@ public final class Optimizer {
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftCNNIntrinsics
 
 @inline(__always)
 private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
@@ -229,7 +230,3 @@ private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer
 private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
-
-/// Lane-wise square root (IEEE, as the scalar one).
-@inline(__always)
-private func squareRoot8(_ x: SIMD8<Float>) -> SIMD8<Float> { swiftcnn_square_root8(x) }
