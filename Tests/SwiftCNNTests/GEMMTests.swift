@@ -97,6 +97,11 @@ final class GEMMTests: XCTestCase {
             check(m: 37, n: n, k: 17, transA: false, transB: false)
             check(m: 50, n: n, k: 2101, transA: true, transB: false, alpha: 0.5, beta: 1, pad: 2)
             check(m: 30, n: n, k: 300, transA: false, transB: true)
+            // Fewer rows than `fewRows`: B read in place, a half panel by the half-panel kernel (a Winograd weight
+            // gradient: 16 × 16 from a depth of tiles), full and partial slivers, the tall tile's depths too.
+            check(m: 16, n: n, k: 252, transA: true, transB: false)
+            check(m: 17, n: n, k: 2101, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 1)
+            check(m: 5, n: n, k: 40, transA: true, transB: false, beta: 1)
         }
     }
 
@@ -114,7 +119,7 @@ final class GEMMTests: XCTestCase {
     /// The fused epilogue equals bias + ReLU applied after the reference product (single and several K blocks).
     func testBiasAndReLUEpilogue() {
         for (m, n, k) in [(13, 40, 9), (7, 21, 600), (64, 64, 288), (100, 48, 20), (101, 45, 600), (2, 700, 3000), (29, 70, 2100),
-                          (60, 16, 2500)] {
+                          (60, 16, 2500), (16, 16, 252), (9, 48, 30)] {
             var rng = RNG(seed: UInt64(m + n + k))
             let a = (0..<(m * k)).map { _ in Float(rng.nextUniform(-1, 1)) }
             let b = (0..<(k * n)).map { _ in Float(rng.nextUniform(-1, 1)) }

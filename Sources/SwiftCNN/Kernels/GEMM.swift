@@ -289,8 +289,9 @@ private struct PackedJob {
         guard !rows.isEmpty, !panels.isEmpty else { return }
         let nr = kernels.nr, mr = kernels.mr
         var panels = panels
-        if inPlace && panels.upperBound * nr > n {
+        if inPlace && panels.upperBound * nr > n && 2 * (n - (panels.upperBound - 1) * nr) != nr {
             // The partial last panel cannot be read in place (its padding columns do not exist): the row kernel.
+            // Unless it is exactly half a panel, which the half-panel kernel reads whole (16 × 16 weight gradients).
             panels = panels.lowerBound..<panels.upperBound - 1
             let j0 = panels.upperBound * nr
             for i in rows {
@@ -383,9 +384,17 @@ private struct PackedJob {
                             }
                         } else {
                             // An edge tile is computed whole (padding rows and columns are zeros) into scratch;
-                            // only its real part reaches C, and then the epilogue.
-                            kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, edgeTile, nr, c.alpha, true,
-                                          nil, false)
+                            // only its real part reaches C, and then the epilogue. Half a panel wide: six rows at a
+                            // time of the half-panel kernel (which reads no column past the half, so B in place too).
+                            if 2 * width == nr {
+                                for r in stride(from: 0, to: height, by: 6) {
+                                    kernels.narrow(kc, sliver + r * rs, rs, ds, panel, panelRowStride, edgeTile + r * nr,
+                                                   nr, c.alpha, true, nil, false)
+                                }
+                            } else {
+                                kernels.micro(kc, sliver, rs, ds, panel, panelRowStride, edgeTile, nr, c.alpha, true,
+                                              nil, false)
+                            }
                             for r in 0..<height {
                                 let dst = tile + r * ldc, src = edgeTile + r * nr
                                 if store {
