@@ -1,54 +1,62 @@
-/// Winograd F(2×2, 3×3) convolution for 3×3, stride-1, undilated windows over NHWC images: every 2×2 block of
-/// output pixels comes from the 4×4 input tile under it with 16 multiplications per (channel, filter) pair instead
-/// of 36. Per chunk of tiles: the tiles are transformed (V = Bᵀ d B, 16 matrices of tiles × channels), multiplied by
-/// the transformed kernel (U = G g Gᵀ, 16 matrices of channels × filters, packed for the GEMM) in 16 GEMMs, and
-/// transformed back (Y = Aᵀ M A) with bias and ReLU. Only additions in the transforms, vectorised over channels
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution for 3×3, stride-1, undilated windows over NHWC images: every
+/// 2×2 (4×4) block of output pixels comes from the 4×4 (6×6) input tile under it with 16 (36) multiplications per
+/// (channel, filter) pair instead of 36 (144). Per chunk of tiles: the tiles are transformed (V = Bᵀ d B, one matrix
+/// of tiles × channels per tile entry ξ: 16 or 36 planes), multiplied by the transformed kernel (U = G g Gᵀ, as many
+/// matrices of channels × filters, packed for the GEMM) in one GEMM per plane, and transformed back (Y = Aᵀ M A) with
+/// bias and ReLU. Only additions in the transforms, vectorised over channels
 /// (NHWC keeps them contiguous). Windows reaching past the image read zeros, so one routine serves any padding:
 /// the forward pass ('valid' or 'same') and the input gradient (the output gradient convolved with the kernel
 /// rotated by 180°, in and out channels swapped, padded by 2 − the forward padding).
 ///
-/// The error against direct convolution is a few float roundings per output (the transforms' coefficients are
-/// 0, ±1 and ±½); the tests bound it.
+/// The error against direct convolution is a few float roundings per output for F(2×2, 3×3) (the transforms'
+/// coefficients are 0, ±1 and ±½), several times that for F(4×4, 3×3) (coefficients up to 8 and 1/24, the usual
+/// points 0, ±1, ±2); the tests bound both.
 public struct WinogradShape {
     public var batch, inH, inW, channels, filters: Int
     /// Zeros before the first input row and column; the output is `outH × outW` whatever lies past the input.
     public var padTop, padLeft: Int
     public var outH, outW: Int
+    /// Output pixels per tile side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
+    public var tileSize: Int
 
     public init(batch: Int, inH: Int, inW: Int, channels: Int, filters: Int, padTop: Int, padLeft: Int,
-                outH: Int, outW: Int) {
+                outH: Int, outW: Int, tileSize: Int = 2) {
+        precondition(tileSize == 2 || tileSize == 4, "Winograd tiles are 2×2 or 4×4 outputs")
         self.batch = batch; self.inH = inH; self.inW = inW; self.channels = channels; self.filters = filters
-        self.padTop = padTop; self.padLeft = padLeft; self.outH = outH; self.outW = outW
+        self.padTop = padTop; self.padLeft = padLeft; self.outH = outH; self.outW = outW; self.tileSize = tileSize
     }
 
-    var tilesH: Int { (outH + 1) / 2 }
-    var tilesW: Int { (outW + 1) / 2 }
+    /// Input pixels per tile side (the tile's window), and the transformed tile's entries (planes).
+    var window: Int { tileSize + 2 }
+    var planes: Int { window * window }
+    var tilesH: Int { (outH + tileSize - 1) / tileSize }
+    var tilesW: Int { (outW + tileSize - 1) / tileSize }
     var tiles: Int { batch * tilesH * tilesW }
 
-    /// Floats of a transformed kernel (`winogradTransformKernel`).
-    public static func kernelCount(channels: Int, filters: Int) -> Int {
-        16 * kernelBlockStride(channels: channels, filters: filters)
+    /// Floats of a transformed kernel (`winogradTransformKernel`) for tiles of `tileSize` outputs.
+    public static func kernelCount(channels: Int, filters: Int, tileSize: Int = 2) -> Int {
+        (tileSize + 2) * (tileSize + 2) * kernelBlockStride(channels: channels, filters: filters)
     }
 
-    /// Floats from one of a transformed kernel's 16 blocks (a GEMM B operand in packed panels) to the next: an odd
+    /// Floats from one of a transformed kernel's blocks (one per plane) (a GEMM B operand in packed panels) to the next: an odd
     /// number of cache lines. At a whole number of 4 KB (512 × 512: 1 MB) the transform's 16 stores and 9 tap
     /// loads per step all fell in one cache set; the transforms took 10 % of a VGG training step.
     static func kernelBlockStride(channels: Int, filters: Int) -> Int {
         (packedBCount(k: channels, n: filters) / 16 | 1) * 16
     }
 
-    /// Tiles per chunk and the number of chunks: the chunk's transformed tiles and products (16 · tiles ·
+    /// Tiles per chunk and the number of chunks: the chunk's transformed tiles and products (planes · tiles ·
     /// (channels + filters) floats) in half of L2, at least 4 micro-tiles of rows for the GEMMs; several chunks
     /// come in a multiple of the thread count (equal shares), each a whole number of micro-tiles of rows when
-    /// chunks are big (a partial sliver is repacked in each of the 16 GEMMs).
+    /// chunks are big (a partial sliver is repacked in each of the GEMMs).
     /// Floats from one plane of a chunk's transformed tiles (V, M: `tiles` × `width` channels or filters) to the
-    /// next: an odd number of cache lines, so the 16 planes a tile's transform touches at once fall in 16 different
+    /// next: an odd number of cache lines, so the planes a tile's transform touches at once fall in different
     /// L1 sets. Planes a whole number of 4 KB apart (384 tiles × 16 channels) all shared one set: that layer's input
     /// transform ran 60 % slower.
     static func planeStride(tiles: Int, width: Int) -> Int { ((tiles * width + 15) / 16 | 1) * 16 }
 
     var chunking: (size: Int, count: Int) {
-        let fit = CacheSizes.current.l2 / 2 / 4 / (16 * (channels + filters))
+        let fit = CacheSizes.current.l2 / 2 / 4 / (planes * (channels + filters))
         let mr = tallMicroTileRows                       // a multiple of every instruction set's MR (6 and 12)
         let perChunk = min(max(fit, 4 * mr), 384) / mr * mr
         var chunks = (tiles + perChunk - 1) / perChunk
@@ -69,15 +77,34 @@ extension WinogradShape {
         return (t / perImage, r / tilesW, r % tilesW)
     }
 
-    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's 4×4 input window, eight channels at a time. Pixels past the
-    /// image read as zeros (checked per pixel only in tiles that reach past it).
+    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's input window (4×4 or 6×6), eight channels at a time. Pixels
+    /// past the image read as zeros (checked per pixel only in tiles that reach past it).
     func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        let c = channels, count = tiles.count, rowStride = inW * c
+        if tileSize == 2 { transformInput4(input, tiles: tiles, into: v) } else { transformInput6(input, tiles: tiles, into: v) }
+    }
+
+    // One function per window size, each with its tile transforms inlined (in one function with both, the optimizer
+    // left the tile transforms as calls: 6 % slower).
+    @inline(never)
+    private func transformInput4(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+        transformInput(input, tiles: tiles, into: v, window: 4)
+    }
+
+    @inline(never)
+    private func transformInput6(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+        transformInput(input, tiles: tiles, into: v, window: 6)
+    }
+
+    /// `transformInput` for a literal window size (so each tile's transform is straight-line code).
+    @inline(__always)
+    private func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>,
+                                window n: Int) {
+        let c = channels, count = tiles.count, rowStride = inW * c, step = n - 2
         let plane = WinogradShape.planeStride(tiles: count, width: c)
         var (b, ty, tx) = position(tiles.lowerBound)
         for t in tiles {
-            let y0 = 2 * ty - padTop, x0 = 2 * tx - padLeft
-            let inside = y0 >= 0 && y0 + 4 <= inH && x0 >= 0 && x0 + 4 <= inW
+            let y0 = step * ty - padTop, x0 = step * tx - padLeft
+            let inside = y0 >= 0 && y0 + n <= inH && x0 >= 0 && x0 + n <= inW
             // The window's top-left pixel (outside the image for some border tiles: only in-image pixels are read).
             let corner = input + ((b * inH + y0) * rowStride + x0 * c)
             let out = v + (t - tiles.lowerBound) * c
@@ -86,18 +113,19 @@ extension WinogradShape {
                 let lanes = min(8, c - ch)
                 let base = corner + ch
                 if inside && lanes == 8 {
-                    transformTile(InsideWindow(base: base, rowStride: rowStride, pixelStride: c), out: out + ch,
-                                  plane: plane, lanes: 8)
+                    let window = InsideWindow(base: base, rowStride: rowStride, pixelStride: c)
+                    if n == 4 { transformTile4(window, out: out + ch, plane: plane, lanes: 8) }
+                    else { transformTile6(window, out: out + ch, plane: plane, lanes: 8) }
                 } else if lanes == 8 {
                     let window = ClippedWindow(base: base, rowStride: rowStride, pixelStride: c,
-                                               rowMask: pixelMask(from: -y0, to: inH - y0),
-                                               columnMask: pixelMask(from: -x0, to: inW - x0), zeros: zeroPixel)
-                    transformTile(window, out: out + ch, plane: plane, lanes: 8)
+                                               rowMask: pixelMask(from: -y0, to: inH - y0, size: n),
+                                               columnMask: pixelMask(from: -x0, to: inW - x0, size: n), zeros: zeroPixel)
+                    if n == 4 { transformTile4(window, out: out + ch, plane: plane, lanes: 8) }
+                    else { transformTile6(window, out: out + ch, plane: plane, lanes: 8) }
                 } else {
-                    let window = BorderWindow(base: base, rowStride: rowStride, pixelStride: c,
-                                              rows: max(0, -y0)..<min(4, inH - y0), columns: max(0, -x0)..<min(4, inW - x0),
-                                              lanes: lanes)
-                    transformTile(window, out: out + ch, plane: plane, lanes: lanes)
+                    transformChannelTail(base, rowStride: rowStride, pixelStride: c, rows: max(0, -y0)..<min(n, inH - y0),
+                                         columns: max(0, -x0)..<min(n, inW - x0), lanes: lanes, out: out + ch,
+                                         plane: plane, window: n)
                 }
                 ch += lanes
             }
@@ -107,91 +135,119 @@ extension WinogradShape {
     }
 }
 
-/// U[ξ] = G g Gᵀ for every (channel, filter) pair of a 3×3 HWIO kernel, written as 16 GEMM B operands (channels ×
-/// filters each) already in the active instruction set's packed panels. `flipped`: the kernel of the input
-/// gradient, g'[ky][kx][f][c] = g[2 − ky][2 − kx][c][f], where `channels` and `filters` are those of the gradient's
-/// convolution (the forward layer's filters and channels).
+/// U[ξ] = G g Gᵀ for every (channel, filter) pair of a 3×3 HWIO kernel, written as one GEMM B operand (channels ×
+/// filters) per plane (16 for tiles of 2×2 outputs, 36 for 4×4) already in the active instruction set's packed panels.
+/// `flipped`: the kernel of the input gradient, g'[ky][kx][f][c] = g[2 − ky][2 − kx][c][f], where `channels` and
+/// `filters` are those of the gradient's convolution (the forward layer's filters and channels).
 public func winogradTransformKernel(_ kernel: UnsafePointer<Float>, channels: Int, filters: Int, flipped: Bool,
-                                    into dst: UnsafeMutablePointer<Float>) {
+                                    tileSize: Int = 2, into dst: UnsafeMutablePointer<Float>) {
+    precondition(tileSize == 2 || tileSize == 4, "Winograd tiles are 2×2 or 4×4 outputs")
     let block = WinogradShape.kernelBlockStride(channels: channels, filters: filters), nr = GEMMKernels.active.nr
+    let planes = (tileSize + 2) * (tileSize + 2)
     // Every entry of the used panels is written below but the last panel's columns past `filters`: zero only that
-    // panel (clearing all 16 blocks first was a serial pass as long as the transform).
+    // panel (clearing all blocks first was a serial pass as long as the transform).
     if filters % nr != 0 {
         let lastPanel = filters / nr * channels * nr
-        for xi in 0..<16 { (dst + xi * block + lastPanel).initialize(repeating: 0, count: channels * nr) }
+        for xi in 0..<planes { (dst + xi * block + lastPanel).initialize(repeating: 0, count: channels * nr) }
     }
-    let context = (kernel, channels, filters, flipped, dst, block)
+    let context = (kernel, channels, filters, flipped, dst, block, tileSize)
     // Threads take groups of 8 filters, so the vector path below starts on a multiple of 8.
     parallelFor((filters + 7) / 8, minChunk: max(1, 512 / max(channels, 1)), context: context) { raw, loGroup, hiGroup in
-        let (kernel, channels, filters, flipped, dst, block) = raw.assumingMemoryBound(
-            to: (UnsafePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>, Int).self).pointee
+        let (kernel, channels, filters, flipped, dst, block, tileSize) = raw.assumingMemoryBound(
+            to: (UnsafePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>, Int, Int).self).pointee
         let nr = GEMMKernels.active.nr, tapStride = channels * filters
         let lo = loGroup * 8, hi = min(hiGroup * 8, filters)
+        @inline(__always) func eight(_ taps: UnsafePointer<Float>, tapStride: Int, rotated: Bool,
+                                     out: UnsafeMutablePointer<Float>, laneStride: Int, lanes: Int) {
+            if tileSize == 2 {
+                transformEightKernels(taps, tapStride: tapStride, rotated: rotated, out: out, block: block,
+                                      laneStride: laneStride, lanes: lanes, size: 4)
+            } else {
+                transformEightKernels(taps, tapStride: tapStride, rotated: rotated, out: out, block: block,
+                                      laneStride: laneStride, lanes: lanes, size: 6)
+            }
+        }
         // Eight kernels per vector. The forward kernel's filters are contiguous (HWIO), as in the packed panels:
         // eight filters at a time along the thread's filters (the taps read in order, the panel rows written in
         // order), vector stores (8 divides NR, so a group never straddles two panels). The rotated kernel's
         // contiguous axis is its channels (the forward filters), which lie down a panel column: sixteen channels
         // (a cache line of each tap) at a time for each filter, each lane stored to its row; those 16 rows of
-        // the 16 blocks stay in L1 while the thread's filters fill their columns.
-        let rest: (filters: Range<Int>, channels: Range<Int>)   // what the vectors leave, one kernel at a time
+        // the blocks stay in L1 while the thread's filters fill their columns. What the vectors leave (fewer than
+        // 8 filters or channels) is gathered into eight lanes padded with zeros and takes the same code, so every
+        // kernel's transform has the same bits.
         if !flipped {
             let vectorEnd = lo + (hi - lo) / 8 * 8
             for c in 0..<channels {
                 for f0 in stride(from: lo, to: vectorEnd, by: 8) {
-                    transformEightKernels(kernel + c * filters + f0, tapStride: tapStride, rotated: false,
-                                          out: dst + (f0 / nr) * channels * nr + f0 % nr + c * nr, block: block,
-                                          laneStride: 1)
+                    eight(kernel + c * filters + f0, tapStride: tapStride, rotated: false,
+                          out: dst + (f0 / nr) * channels * nr + f0 % nr + c * nr, laneStride: 1, lanes: 8)
                 }
             }
-            rest = (vectorEnd..<hi, 0..<channels)
+            if vectorEnd < hi {
+                // The last filters (past them, the zeros of the last panel's padding columns are rewritten as zeros).
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * 8) { taps in
+                    taps.initialize(repeating: 0)
+                    for c in 0..<channels {
+                        for tap in 0..<9 {
+                            for f in vectorEnd..<hi { taps[tap * 8 + f - vectorEnd] = kernel[tap * tapStride + c * filters + f] }
+                        }
+                        eight(taps.baseAddress!, tapStride: 8, rotated: false,
+                              out: dst + (vectorEnd / nr) * channels * nr + vectorEnd % nr + c * nr, laneStride: 1, lanes: 8)
+                    }
+                }
+            }
         } else {
             let vectorEnd = channels / 8 * 8
             for c0 in stride(from: 0, to: vectorEnd, by: 16) {
                 for f in lo..<hi {
                     for c in stride(from: c0, to: min(c0 + 16, vectorEnd), by: 8) {
-                        transformEightKernels(kernel + f * channels + c, tapStride: tapStride, rotated: true,
-                                              out: dst + (f / nr) * channels * nr + f % nr + c * nr, block: block,
-                                              laneStride: nr)
+                        eight(kernel + f * channels + c, tapStride: tapStride, rotated: true,
+                              out: dst + (f / nr) * channels * nr + f % nr + c * nr, laneStride: nr, lanes: 8)
                     }
                 }
             }
-            rest = (lo..<hi, vectorEnd..<channels)
-        }
-        for f in rest.filters {
-            let panel = dst + (f / nr) * channels * nr + f % nr
-            for c in rest.channels {
-                // The taps' rows as vectors (the 4th lane unused).
-                func row(_ ky: Int) -> SIMD4<Float> {
-                    var r = SIMD4<Float>()
-                    for kx in 0..<3 {
-                        r[kx] = flipped ? kernel[(((2 - ky) * 3 + (2 - kx)) * filters + f) * channels + c]
-                                        : kernel[((ky * 3 + kx) * channels + c) * filters + f]
+            if vectorEnd < channels {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * 8) { taps in
+                    taps.initialize(repeating: 0)
+                    for f in lo..<hi {
+                        for tap in 0..<9 {
+                            for c in vectorEnd..<channels { taps[tap * 8 + c - vectorEnd] = kernel[tap * tapStride + f * channels + c] }
+                        }
+                        eight(taps.baseAddress!, tapStride: 8, rotated: true,
+                              out: dst + (f / nr) * channels * nr + f % nr + vectorEnd * nr, laneStride: nr,
+                              lanes: channels - vectorEnd)
                     }
-                    return r
                 }
-                let g0 = row(0), g1 = row(1), g2 = row(2)
-                // G g (rows), then (G g) Gᵀ (columns of each row).
-                let h = (g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2)
-                func put(_ r: Int, _ v: SIMD4<Float>) {
-                    let base = panel + (4 * r) * block + c * nr
-                    base[0] = v[0]
-                    base[block] = (v[0] + v[1] + v[2]) * 0.5
-                    base[2 * block] = (v[0] - v[1] + v[2]) * 0.5
-                    base[3 * block] = v[2]
-                }
-                put(0, h.0); put(1, h.1); put(2, h.2); put(3, h.3)
             }
         }
     }
 }
 
+/// The 1-D kernel transform G x of three taps (x0, x1, x2): 4 values for tiles of 2 outputs (`size` 4), 6 for
+/// tiles of 4 (`size` 6; the rest zero).
+@inline(__always)
+private func kernelTransform1D(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, size: Int)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    if size == 4 { return (x0, (x0 + x1 + x2) * 0.5, (x0 - x1 + x2) * 0.5, x2, SIMD8(), SIMD8()) }
+    // G of F(4×4, 3×3): rows ¼·(1, 0, 0), −⅙·(1, 1, 1), −⅙·(1, −1, 1), (1/24, 1/12, 1/6), (1/24, −1/12, 1/6), (0, 0, 1).
+    let outer = x0 + x2, quarter = x0 * (1 / 24) + x2 * (1 / 6), middle = x1 * (1 / 12)
+    return (x0 * 0.25, (outer + x1) * (-1 / 6), (outer - x1) * (-1 / 6), quarter + middle, quarter - middle, x2)
+}
+
+@inline(__always)
+private func element(_ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+                     _ i: Int) -> SIMD8<Float> {
+    switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4
+    default: return t.5 }
+}
+
 /// U[ξ] = (G g Gᵀ)[ξ] of eight 3×3 kernels at once, lane l of every vector one kernel: tap (ky, kx) at
 /// taps + (3 ky + kx) · tapStride (the rotated kernel: 8 − that), eight contiguous floats; U[ξ]'s lane l to
-/// out + ξ · block + l · laneStride (one vector store when laneStride is 1). The same arithmetic, in the same
-/// order, as the one-kernel path, so either gives the same bits.
+/// out + ξ · block + l · laneStride (one vector store when laneStride is 1; else only the first `lanes`). `size`:
+/// the transformed tile's side (4 or 6, a literal at every call).
 @inline(__always)
 private func transformEightKernels(_ taps: UnsafePointer<Float>, tapStride: Int, rotated: Bool,
-                                   out: UnsafeMutablePointer<Float>, block: Int, laneStride: Int) {
+                                   out: UnsafeMutablePointer<Float>, block: Int, laneStride: Int, lanes: Int, size: Int) {
     @inline(__always) func tap(_ ky: Int, _ kx: Int) -> SIMD8<Float> {
         let index = rotated ? 8 - (3 * ky + kx) : 3 * ky + kx
         return UnsafeRawPointer(taps + index * tapStride).loadUnaligned(as: SIMD8<Float>.self)
@@ -201,19 +257,17 @@ private func transformEightKernels(_ taps: UnsafePointer<Float>, tapStride: Int,
         if laneStride == 1 {
             UnsafeMutableRawPointer(at).storeBytes(of: v, as: SIMD8<Float>.self)
         } else {
-            for l in 0..<8 { at[l * laneStride] = v[l] }
+            for l in 0..<lanes { at[l * laneStride] = v[l] }
         }
     }
-    let t00 = tap(0, 0), t01 = tap(0, 1), t02 = tap(0, 2), t10 = tap(1, 0), t11 = tap(1, 1), t12 = tap(1, 2)
-    let t20 = tap(2, 0), t21 = tap(2, 1), t22 = tap(2, 2)
-    // Row a of G g (rows of taps g0, g1, g2): g0, (g0 + g1 + g2) / 2, (g0 − g1 + g2) / 2, g2; then (G g) Gᵀ along it.
-    @inline(__always) func row(_ a: Int, _ h0: SIMD8<Float>, _ h1: SIMD8<Float>, _ h2: SIMD8<Float>) {
-        put(4 * a, h0); put(4 * a + 1, (h0 + h1 + h2) * 0.5); put(4 * a + 2, (h0 - h1 + h2) * 0.5); put(4 * a + 3, h2)
+    // G g: each column of taps (kx) transformed along ky; then (G g) Gᵀ: each row a of that transformed along kx.
+    let c0 = kernelTransform1D(tap(0, 0), tap(1, 0), tap(2, 0), size: size)
+    let c1 = kernelTransform1D(tap(0, 1), tap(1, 1), tap(2, 1), size: size)
+    let c2 = kernelTransform1D(tap(0, 2), tap(1, 2), tap(2, 2), size: size)
+    for a in 0..<size {
+        let row = kernelTransform1D(element(c0, a), element(c1, a), element(c2, a), size: size)
+        for b in 0..<size { put(size * a + b, element(row, b)) }
     }
-    row(0, t00, t01, t02)
-    row(1, (t00 + t10 + t20) * 0.5, (t01 + t11 + t21) * 0.5, (t02 + t12 + t22) * 0.5)
-    row(2, (t00 - t10 + t20) * 0.5, (t01 - t11 + t21) * 0.5, (t02 - t12 + t22) * 0.5)
-    row(3, t20, t21, t22)
 }
 
 /// output (batch × outH × outW × filters) = input ⊛ kernel (+ bias, then ReLU), the kernel transformed by
@@ -253,23 +307,55 @@ private struct WinogradJob {
         let t0 = chunk * chunkSize, t1 = min(t0 + chunkSize, s.tiles), count = t1 - t0
         guard count > 0 else { return }
         let c = s.channels, f = s.filters
-        let v = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: c),
+        let v = ScratchBuffer.forCurrentThread(count: s.planes * WinogradShape.planeStride(tiles: chunkSize, width: c),
                                                slot: .columns)
-        let m = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: f),
+        let m = ScratchBuffer.forCurrentThread(count: s.planes * WinogradShape.planeStride(tiles: chunkSize, width: f),
                                                slot: .columnGrads)
         s.transformInput(input, tiles: t0..<t1, into: v)
         let block = WinogradShape.kernelBlockStride(channels: c, filters: f)
         let planeV = WinogradShape.planeStride(tiles: count, width: c)
         let planeM = WinogradShape.planeStride(tiles: count, width: f)
-        for xi in 0..<16 {
+        for xi in 0..<s.planes {
             gemm(transA: false, transB: false, m: count, n: f, k: c, alpha: 1, a: v + xi * planeV, lda: c,
                  b: kernel + xi * block, ldb: f, beta: 0, c: m + xi * planeM, ldc: f, serial: true,
                  packedB: kernel + xi * block)
         }
-        transformOutput(tiles: t0..<t1, from: m)
+        if s.tileSize == 2 { transformOutput(tiles: t0..<t1, from: m) } else { transformOutput4(tiles: t0..<t1, from: m) }
+    }
+
+    /// Y = Aᵀ M A for each tile of 4×4 outputs: those inside the output, + bias, ReLU; and their 2×2 maxima (four
+    /// pooling windows per tile) when pooling.
+    @inline(never)
+    private func transformOutput4(tiles: Range<Int>, from m: UnsafePointer<Float>) {
+        let f = s.filters, plane = WinogradShape.planeStride(tiles: tiles.count, width: f)
+        let pooledH = s.outH / 2, pooledW = s.outW / 2
+        var (b, ty, tx) = s.position(tiles.lowerBound)
+        for t in tiles {
+            let oy = 4 * ty, ox = 4 * tx
+            let rows = min(4, s.outH - oy), cols = min(4, s.outW - ox)
+            let pool = pooled.map { $0 + ((b * pooledH + 2 * ty) * pooledW + 2 * tx) * f }
+            let pooledRows = max(0, min(2, pooledH - 2 * ty)), pooledCols = max(0, min(2, pooledW - 2 * tx))
+            let src = m + (t - tiles.lowerBound) * f
+            let out = output + ((b * s.outH + oy) * s.outW + ox) * f
+            var j = 0
+            while j + 8 <= f {
+                outputTile4(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                            rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
+                            pooledRowStride: pooledW * f, pooledRows: pooledRows, pooledCols: pooledCols, lanes: 8)
+                j += 8
+            }
+            if j < f {
+                outputTile4Tail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                                rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
+                                pooledRowStride: pooledW * f, pooledRows: pooledRows, pooledCols: pooledCols, lanes: f - j)
+            }
+            tx += 1
+            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
+        }
     }
 
     /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
+    @inline(never)
     private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
         let f = s.filters, plane = WinogradShape.planeStride(tiles: tiles.count, width: f)
         let pooledH = s.outH / 2, pooledW = s.outW / 2
@@ -287,8 +373,9 @@ private struct WinogradJob {
                 j += 8
             }
             if j < f {
-                outputTile(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j, rowStride: s.outW * f,
-                           pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j }, lanes: f - j)
+                outputTileTail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                               rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
+                               lanes: f - j)
             }
             tx += 1
             if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
@@ -296,9 +383,18 @@ private struct WinogradJob {
     }
 }
 
+/// `outputTile` for a tail of fewer than 8 filters, out of line (see `transformChannelTail`).
+@inline(never)
+private func outputTileTail(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                            out: UnsafeMutablePointer<Float>, rowStride: Int, pixelStride: Int, rows: Int, cols: Int,
+                            pooled: UnsafeMutablePointer<Float>?, lanes: Int) {
+    outputTile(m, plane: plane, bias: bias, relu: relu, out: out, rowStride: rowStride, pixelStride: pixelStride,
+               rows: rows, cols: cols, pooled: pooled, lanes: lanes)
+}
+
 /// Y = Aᵀ M A of one tile for 8 filters (plane ξ of M at m + ξ · plane), + bias, ReLU; its `rows` × `cols` output
 /// pixels stored, and their maximum at `pooled` when given.
-@inline(__always)
+@_transparent
 private func outputTile(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePointer<Float>?, relu: Bool,
                         out: UnsafeMutablePointer<Float>, rowStride: Int, pixelStride: Int, rows: Int, cols: Int,
                         pooled: UnsafeMutablePointer<Float>?, lanes: Int) {
@@ -325,7 +421,85 @@ private func outputTile(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePoint
     }
 }
 
-/// A tile's 4×4 input window, 8 channels per pixel: `pixel(i, j)` is row i, column j.
+/// The 1-D output transform Aᵀ x of F(4×4, 3×3) (rows (1, 1, 1, 1, 1, 0), (0, 1, −1, 2, −2, 0), (0, 1, 1, 4, 4, 0),
+/// (0, 1, −1, 8, −8, 1)).
+@inline(__always)
+private func outputTransform4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
+                              _ x4: SIMD8<Float>, _ x5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let s12 = x1 + x2, d12 = x1 - x2, s34 = x3 + x4, d34 = x3 - x4
+    return (x0 + s12 + s34, d12 + d34 * 2, s12 + s34 * 4, d12 + x5 + d34 * 8)
+}
+
+/// One row of (Aᵀ M) A (4 outputs from 6 entries), + shift, ReLU.
+@_transparent
+private func outputRow4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
+                        _ x4: SIMD8<Float>, _ x5: SIMD8<Float>, shift: SIMD8<Float>, relu: Bool)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    var y = outputTransform4(x0, x1, x2, x3, x4, x5)
+    y.0 += shift; y.1 += shift; y.2 += shift; y.3 += shift
+    if relu {
+        let zero = SIMD8<Float>()
+        y.0 = y.0.replacing(with: zero, where: y.0 .< zero); y.1 = y.1.replacing(with: zero, where: y.1 .< zero)
+        y.2 = y.2.replacing(with: zero, where: y.2 .< zero); y.3 = y.3.replacing(with: zero, where: y.3 .< zero)
+    }
+    return y
+}
+
+/// `outputTile4` for a tail of fewer than 8 filters, out of line (see `transformChannelTail`).
+@inline(never)
+private func outputTile4Tail(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                             out: UnsafeMutablePointer<Float>, rowStride: Int, pixelStride: Int, rows: Int, cols: Int,
+                             pooled: UnsafeMutablePointer<Float>?, pooledRowStride: Int, pooledRows: Int, pooledCols: Int,
+                             lanes: Int) {
+    outputTile4(m, plane: plane, bias: bias, relu: relu, out: out, rowStride: rowStride, pixelStride: pixelStride,
+                rows: rows, cols: cols, pooled: pooled, pooledRowStride: pooledRowStride, pooledRows: pooledRows,
+                pooledCols: pooledCols, lanes: lanes)
+}
+
+/// Y = Aᵀ M A of one tile of 4×4 outputs for 8 filters (plane ξ of M at m + ξ · plane), + bias, ReLU; its `rows` ×
+/// `cols` output pixels stored, and the maxima of its `pooledRows` × `pooledCols` 2×2 windows at `pooled`.
+@_transparent
+private func outputTile4(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                         out: UnsafeMutablePointer<Float>, rowStride: Int, pixelStride: Int, rows: Int, cols: Int,
+                         pooled: UnsafeMutablePointer<Float>?, pooledRowStride: Int, pooledRows: Int, pooledCols: Int,
+                         lanes: Int) {
+    @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(m + xi * plane, lanes) }
+    // Aᵀ M, column by column (4 rows of 6).
+    let k0 = outputTransform4(at(0), at(6), at(12), at(18), at(24), at(30))
+    let k1 = outputTransform4(at(1), at(7), at(13), at(19), at(25), at(31))
+    let k2 = outputTransform4(at(2), at(8), at(14), at(20), at(26), at(32))
+    let k3 = outputTransform4(at(3), at(9), at(15), at(21), at(27), at(33))
+    let k4 = outputTransform4(at(4), at(10), at(16), at(22), at(28), at(34))
+    let k5 = outputTransform4(at(5), at(11), at(17), at(23), at(29), at(35))
+    let shift = bias.map { load8($0, lanes) } ?? SIMD8<Float>()
+    // (Aᵀ M) A along each of the 4 rows.
+    let y0 = outputRow4(k0.0, k1.0, k2.0, k3.0, k4.0, k5.0, shift: shift, relu: relu)
+    let y1 = outputRow4(k0.1, k1.1, k2.1, k3.1, k4.1, k5.1, shift: shift, relu: relu)
+    let y2 = outputRow4(k0.2, k1.2, k2.2, k3.2, k4.2, k5.2, shift: shift, relu: relu)
+    let y3 = outputRow4(k0.3, k1.3, k2.3, k3.3, k4.3, k5.3, shift: shift, relu: relu)
+    if let pooled {
+        if pooledRows > 0 {
+            if pooledCols > 0 { store8(pooled, larger(larger(y0.0, y0.1), larger(y1.0, y1.1)), lanes) }
+            if pooledCols > 1 { store8(pooled + pixelStride, larger(larger(y0.2, y0.3), larger(y1.2, y1.3)), lanes) }
+        }
+        if pooledRows > 1 {
+            let p = pooled + pooledRowStride
+            if pooledCols > 0 { store8(p, larger(larger(y2.0, y2.1), larger(y3.0, y3.1)), lanes) }
+            if pooledCols > 1 { store8(p + pixelStride, larger(larger(y2.2, y2.3), larger(y3.2, y3.3)), lanes) }
+        }
+    }
+    @inline(__always) func storeRow(_ r: Int, _ y: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+        guard r < rows else { return }
+        let o = out + r * rowStride
+        store8(o, y.0, lanes)
+        if cols > 1 { store8(o + pixelStride, y.1, lanes) }
+        if cols > 2 { store8(o + 2 * pixelStride, y.2, lanes) }
+        if cols > 3 { store8(o + 3 * pixelStride, y.3, lanes) }
+    }
+    storeRow(0, y0); storeRow(1, y1); storeRow(2, y2); storeRow(3, y3)
+}
+
+/// A tile's input window (4×4 or 6×6), 8 channels per pixel: `pixel(i, j)` is row i, column j.
 private protocol TileWindow {
     func pixel(_ i: Int, _ j: Int) -> SIMD8<Float>
 }
@@ -341,10 +515,22 @@ private struct InsideWindow: TileWindow {
     }
 }
 
-/// Bits i of the window rows (or columns) 0..<4 that lie in lo..<hi.
+/// A tile's transform for a channel tail of fewer than 8 lanes, out of line: the optimizer stops inlining into a
+/// function past a size, and the partial loads' branches made `transformInput`'s 8-lane tile transforms calls.
+@inline(never)
+private func transformChannelTail(_ base: UnsafePointer<Float>, rowStride: Int, pixelStride: Int, rows: Range<Int>,
+                                  columns: Range<Int>, lanes: Int, out: UnsafeMutablePointer<Float>, plane: Int,
+                                  window n: Int) {
+    let window = BorderWindow(base: base, rowStride: rowStride, pixelStride: pixelStride, rows: rows, columns: columns,
+                              lanes: lanes)
+    if n == 4 { transformTile4(window, out: out, plane: plane, lanes: lanes) }
+    else { transformTile6(window, out: out, plane: plane, lanes: lanes) }
+}
+
+/// Bits i of the window rows (or columns) 0..<size that lie in lo..<hi.
 @inline(__always)
-private func pixelMask(from lo: Int, to hi: Int) -> Int {
-    let lo = max(lo, 0), hi = min(hi, 4)
+private func pixelMask(from lo: Int, to hi: Int, size: Int) -> Int {
+    let lo = max(lo, 0), hi = min(hi, size)
     return hi > lo ? ((1 << hi) - 1) & ~((1 << lo) - 1) : 0
 }
 
@@ -386,12 +572,47 @@ private struct BorderWindow: TileWindow {
     }
 }
 
+/// The 1-D input transform Bᵀ x of F(4×4, 3×3) (rows (4, 0, −5, 0, 1, 0), (0, −4, −4, 1, 1, 0), (0, 4, −4, −1, 1, 0),
+/// (0, −2, −1, 2, 1, 0), (0, 2, −1, −2, 1, 0), (0, 4, 0, −5, 0, 1)).
+@inline(__always)
+private func inputTransform6(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
+                             _ x4: SIMD8<Float>, _ x5: SIMD8<Float>)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let a = x4 - x2, b = x3 - x1
+    return (x4 - x2 * 5 + x0 * 4, x3 + x4 - (x1 + x2) * 4, x4 - x3 + (x1 - x2) * 4, a + b * 2, a - b * 2,
+            x5 - x3 * 5 + x1 * 4)
+}
+
+/// Bᵀ d of column j of a 6×6 window.
+@_transparent
+private func windowColumn6<Window: TileWindow>(_ window: Window, _ j: Int)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    inputTransform6(window.pixel(0, j), window.pixel(1, j), window.pixel(2, j), window.pixel(3, j), window.pixel(4, j),
+                    window.pixel(5, j))
+}
+
+/// Bᵀ d B of one 6×6 window of 8 channels, stored as the 36 planes' entries of this tile (plane ξ at out + ξ · plane).
+/// Every pixel is read before any store (see `transformTile4`).
+@_transparent
+private func transformTile6<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
+                                                lanes: Int) {
+    let c0 = windowColumn6(window, 0), c1 = windowColumn6(window, 1), c2 = windowColumn6(window, 2)
+    let c3 = windowColumn6(window, 3), c4 = windowColumn6(window, 4), c5 = windowColumn6(window, 5)
+    for i in 0..<6 {
+        let r = inputTransform6(element(c0, i), element(c1, i), element(c2, i), element(c3, i), element(c4, i),
+                                element(c5, i))
+        let o = out + 6 * i * plane
+        store8(o, r.0, lanes); store8(o + plane, r.1, lanes); store8(o + 2 * plane, r.2, lanes)
+        store8(o + 3 * plane, r.3, lanes); store8(o + 4 * plane, r.4, lanes); store8(o + 5 * plane, r.5, lanes)
+    }
+}
+
 /// Bᵀ d B of one 4×4 window of 8 channels, stored as the 16 planes' entries of this tile (plane ξ at
 /// out + ξ · plane). Each pixel is read once, before any store: with loads between the stores (which could alias
 /// the input, as far as the compiler knows) every pixel was loaded four times.
-@inline(__always)
-private func transformTile<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
-                                               lanes: Int) {
+@_transparent
+private func transformTile4<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
+                                                lanes: Int) {
     @inline(__always) func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> { window.pixel(i, j) }
     // Bᵀ d, column by column: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
     @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
@@ -432,14 +653,14 @@ private func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>, _ lanes
 }
 
 /// The weight gradient of a Winograd layer, with the same tiles: dU[ξ] = Σ over tiles V[ξ]ᵀ · dM[ξ], where V is the
-/// forward's input transform and dM = A dY Aᵀ the output transform's adjoint of each tile's 2×2 output gradient,
-/// then dW = Gᵀ dU G per (channel, filter). 16 GEMMs of channels × tiles × filters per chunk instead of an im2col
+/// forward's input transform and dM = A dY Aᵀ the output transform's adjoint of each tile's 2×2 (4×4) output gradient,
+/// then dW = Gᵀ dU G per (channel, filter). One GEMM per plane (16 or 36) of channels × tiles × filters per chunk instead of an im2col
 /// GEMM of 9 · channels × pixels × filters.
 ///
 /// In the same pass over the output gradient: the pre-activation gradient (`outputGrad` where `output` > 0 for
 /// ReLU, else `outputGrad` itself) is written to `preGrad` when given (the input gradient reads it next; a linear
 /// layer's is the output gradient, so it passes nil) and summed into the
-/// bias gradient. `dU` holds 16 · channels · filters floats (the sum; threads other than the first sum into
+/// bias gradient. `dU` holds planes · channels · filters floats (the sum; threads other than the first sum into
 /// per-thread scratch first).
 public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradShape, output: UnsafePointer<Float>,
                                    outputGrad: UnsafePointer<Float>, relu: Bool, preGrad: UnsafeMutablePointer<Float>?,
@@ -447,7 +668,7 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
                                    dU: UnsafeMutablePointer<Float>) {
     let (size, chunks) = s.chunking
     let threads = max(1, min(engineThreadCount, chunks))
-    let uSize = 16 * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
+    let uSize = s.planes * s.channels * s.filters, bSize = biasGrad == nil ? 0 : s.filters
     let partials = ScratchBuffer.forCurrentThread(count: (threads - 1) * (uSize + bSize), slot: .partialSums)
     let job = WinogradWeightJob(s: s, input: input, output: output, outputGrad: outputGrad, relu: relu,
                                 preGrad: preGrad, dU: dU, biasGrad: biasGrad, partials: partials, chunkSize: size,
@@ -460,7 +681,11 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
         accumulate(partials + (t - 1) * uSize, into: dU, count: uSize)
         if let biasGrad { accumulate(partials + (threads - 1) * uSize + (t - 1) * s.filters, into: biasGrad, count: s.filters) }
     }
-    winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
+    if s.tileSize == 2 {
+        winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
+    } else {
+        winogradKernelGradient4(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
+    }
 }
 
 private struct WinogradWeightJob {
@@ -475,12 +700,12 @@ private struct WinogradWeightJob {
 
     /// Thread t's chunks, summed into its dU and bias partials (thread 0's are the results themselves).
     func run(thread t: Int) {
-        let c = s.channels, f = s.filters, uSize = 16 * c * f
+        let c = s.channels, f = s.filters, uSize = s.planes * c * f
         let sum = t == 0 ? dU : partials + (t - 1) * uSize
         let biasSum = t == 0 ? biasGrad : biasGrad.map { _ in partials + (threads - 1) * uSize + (t - 1) * f }
-        let v = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: c),
+        let v = ScratchBuffer.forCurrentThread(count: s.planes * WinogradShape.planeStride(tiles: chunkSize, width: c),
                                                slot: .columns)
-        let m = ScratchBuffer.forCurrentThread(count: 16 * WinogradShape.planeStride(tiles: chunkSize, width: f),
+        let m = ScratchBuffer.forCurrentThread(count: s.planes * WinogradShape.planeStride(tiles: chunkSize, width: f),
                                                slot: .columnGrads)
         var first = true
         // A fixed share of the chunks per thread, summed in order: the sums' grouping, and so the rounding, is
@@ -490,10 +715,14 @@ private struct WinogradWeightJob {
             guard count > 0 else { continue }
             if first { biasSum?.initialize(repeating: 0, count: f) }
             s.transformInput(input, tiles: t0..<t1, into: v)
-            transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
+            if s.tileSize == 2 {
+                transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
+            } else {
+                transformOutputGradient4(tiles: t0..<t1, into: m, biasSum: biasSum)
+            }
             let planeV = WinogradShape.planeStride(tiles: count, width: c)
             let planeM = WinogradShape.planeStride(tiles: count, width: f)
-            for xi in 0..<16 {
+            for xi in 0..<s.planes {
                 gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * planeV, lda: c,
                      b: m + xi * planeM, ldb: f, beta: first ? 0 : 1, c: sum + xi * c * f, ldc: f, serial: true)
             }
@@ -502,6 +731,51 @@ private struct WinogradWeightJob {
         if first {
             sum.initialize(repeating: 0, count: uSize)
             biasSum?.initialize(repeating: 0, count: f)
+        }
+    }
+
+    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 4×4 pre-activation gradient (zero past the output), which
+    /// is also stored to `preGrad` and added to the bias sums: `transformOutputGradient` for F(4×4, 3×3).
+    @inline(never)
+    private func transformOutputGradient4(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
+                                          biasSum: UnsafeMutablePointer<Float>?) {
+        let f = s.filters, plane = WinogradShape.planeStride(tiles: tiles.count, width: f), zero = SIMD8<Float>()
+        var (b, ty, tx) = s.position(tiles.lowerBound)
+        for t in tiles {
+            let oy = 4 * ty, ox = 4 * tx
+            let rows = min(4, s.outH - oy), cols = min(4, s.outW - ox)
+            let pixel = ((b * s.outH + oy) * s.outW + ox) * f
+            let dst = m + (t - tiles.lowerBound) * f
+            var j = 0
+            while j < f {
+                let lanes = min(8, f - j)
+                // The tile's pre-activation gradients (zero for outputs past the edge).
+                @inline(__always) func grad(_ r: Int, _ q: Int) -> SIMD8<Float> {
+                    guard r < rows, q < cols else { return zero }
+                    let at = pixel + (r * s.outW + q) * f + j
+                    var g = load8(outputGrad + at, lanes)
+                    if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
+                    if let preGrad { store8(preGrad + at, g, lanes) }
+                    return g
+                }
+                // A dY column by column (6 rows from 4), then each row along its 4 columns.
+                let k0 = gradientTransform4(grad(0, 0), grad(1, 0), grad(2, 0), grad(3, 0))
+                let k1 = gradientTransform4(grad(0, 1), grad(1, 1), grad(2, 1), grad(3, 1))
+                let k2 = gradientTransform4(grad(0, 2), grad(1, 2), grad(2, 2), grad(3, 2))
+                let k3 = gradientTransform4(grad(0, 3), grad(1, 3), grad(2, 3), grad(3, 3))
+                // Row 1 of A dY is the sum of each column's four gradients: the bias gradient's share.
+                if let biasSum { store8(biasSum + j, load8(biasSum + j, lanes) + ((k0.1 + k1.1) + (k2.1 + k3.1)), lanes) }
+                for a in 0..<6 {
+                    let r = gradientTransform4(element(k0, a), element(k1, a), element(k2, a), element(k3, a))
+                    let base = dst + j + 6 * a * plane
+                    store8(base, r.0, lanes); store8(base + plane, r.1, lanes); store8(base + 2 * plane, r.2, lanes)
+                    store8(base + 3 * plane, r.3, lanes); store8(base + 4 * plane, r.4, lanes)
+                    store8(base + 5 * plane, r.5, lanes)
+                }
+                j += lanes
+            }
+            tx += 1
+            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
         }
     }
 
@@ -546,6 +820,54 @@ private struct WinogradWeightJob {
             }
             tx += 1
             if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
+        }
+    }
+}
+
+/// The 1-D adjoint of F(4×4, 3×3)'s output transform, A x of four gradients (A's rows (1, 0, 0, 0), (1, 1, 1, 1),
+/// (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1)).
+@_transparent
+private func gradientTransform4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let even = x0 + x2, odd = x1 + x3, evenW = x0 + x2 * 4, oddW = x1 * 2 + x3 * 8
+    return (x0, even + odd, even - odd, evenW + oddW, evenW - oddW, x3)
+}
+
+/// The 1-D adjoint of F(4×4, 3×3)'s kernel transform, Gᵀ x of six values (Gᵀ's rows (¼, −⅙, −⅙, 1/24, 1/24, 0),
+/// (0, −⅙, ⅙, 1/12, −1/12, 0), (0, −⅙, −⅙, ⅙, ⅙, 1)).
+@_transparent
+private func kernelGradientTransform4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
+                                      _ x4: SIMD8<Float>, _ x5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let s12 = x1 + x2, s34 = x3 + x4
+    return (x0 * 0.25 - s12 * (1 / 6) + s34 * (1 / 24), (x2 - x1) * (1 / 6) + (x3 - x4) * (1 / 12),
+            (s34 - s12) * (1 / 6) + x5)
+}
+
+/// `winogradKernelGradient` for F(4×4, 3×3): dW = Gᵀ dU G from 36 planes.
+private func winogradKernelGradient4(_ dU: UnsafePointer<Float>, channels: Int, filters: Int,
+                                     into dW: UnsafeMutablePointer<Float>) {
+    let plane = channels * filters
+    for c in 0..<channels {
+        var j = 0
+        while j < filters {
+            let lanes = min(8, filters - j)
+            @inline(__always) func u(_ xi: Int) -> SIMD8<Float> { load8(dU + xi * plane + c * filters + j, lanes) }
+            // Gᵀ dU: each column q of the 6×6 grid to 3 rows; then each of those rows along its 6 columns.
+            @inline(__always) func column(_ q: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                kernelGradientTransform4(u(q), u(6 + q), u(12 + q), u(18 + q), u(24 + q), u(30 + q))
+            }
+            let q0 = column(0), q1 = column(1), q2 = column(2), q3 = column(3), q4 = column(4), q5 = column(5)
+            @inline(__always) func putRow(_ ky: Int, _ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>,
+                                          _ x3: SIMD8<Float>, _ x4: SIMD8<Float>, _ x5: SIMD8<Float>) {
+                let r = kernelGradientTransform4(x0, x1, x2, x3, x4, x5)
+                store8(dW + ((ky * 3) * channels + c) * filters + j, r.0, lanes)
+                store8(dW + ((ky * 3 + 1) * channels + c) * filters + j, r.1, lanes)
+                store8(dW + ((ky * 3 + 2) * channels + c) * filters + j, r.2, lanes)
+            }
+            putRow(0, q0.0, q1.0, q2.0, q3.0, q4.0, q5.0)
+            putRow(1, q0.1, q1.1, q2.1, q3.1, q4.1, q5.1)
+            putRow(2, q0.2, q1.2, q2.2, q3.2, q4.2, q5.2)
+            j += lanes
         }
     }
 }
