@@ -1,5 +1,6 @@
-"""The textbook convnet on real data: 20,000 Fashion-MNIST training images, 2 epochs, test accuracy >= 0.82
-(Keras 3 reaches 0.838 with this recipe here)."""
+"""The textbook convnet on real data: 20,000 Fashion-MNIST training images, 3 epochs, test accuracy >= 0.825
+(Keras 3 reaches 0.838-0.848 with this recipe here over three seeds, swiftcnn 0.834-0.858 over six; after 2 epochs
+both still swing by 2 points from seed to seed, which made a fixed seed's pass or fail depend on float roundings)."""
 import numpy as np
 import pytest
 
@@ -43,6 +44,6 @@ def test_textbook_convnet_reaches_keras_accuracy():
         layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
         layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")])
     model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, utils.to_categorical(y[:20000]), epochs=2, batch_size=64, verbose=0)
+    model.fit(x, utils.to_categorical(y[:20000]), epochs=3, batch_size=64, verbose=0)
     _, accuracy = model.evaluate(xt, utils.to_categorical(yt), verbose=0)
-    assert accuracy >= 0.82
+    assert accuracy >= 0.825
