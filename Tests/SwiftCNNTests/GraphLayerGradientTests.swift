@@ -150,6 +150,8 @@ extension GraphLayerGradientTests {
         try checkLayer(Pooling2D(mode: .average, poolSize: (3, 3), strides: (2, 2), padding: .same), [[5, 4, 2]])
         try checkLayer(GlobalPooling2D(mode: .average), [[3, 4, 5]])
         try checkLayer(GlobalPooling2D(mode: .max), [[3, 4, 5]])
+        try checkLayer(GlobalPooling2D(mode: .average), [[2, 3, 19]])   // eight channels at a time, then a tail
+        try checkLayer(GlobalPooling2D(mode: .max), [[2, 3, 19]])
         try checkLayer(Flatten(), [[2, 3, 4]])
     }
 

@@ -88,6 +88,23 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try Sequential(inputShape: [4, 4, 1], layers: [Conv2D(filters: 1, kernelSize: (5, 5))]))
     }
 
+    /// A training step refuses inputs with NaN or ±∞ anywhere (in a vector of eight or past the last one), naming the
+    /// first offender's flat index, and takes the same values once they are finite.
+    func testNonFiniteInputsAreRefused() throws {
+        let model = try Sequential(inputShape: [3, 3, 1], layers: [Flatten(), Dense(units: 2, activation: .softmax)])
+        try model.compile(optimizer: Optimizer(kind: .sgd), loss: .sparseCategoricalCrossentropy)
+        let batch = 3, y: [Float] = [0, 1, 0]                      // 27 values: three vectors and a tail of 3
+        for (index, bad) in [(0, Float.nan), (13, .infinity), (25, -.infinity), (26, .nan)] {
+            var x = [Float](repeating: 0.5, count: 27)
+            x[index] = bad
+            XCTAssertThrowsError(try model.model.trainStep(x: x, xCount: 27, y: y, yCount: batch, batch: batch)) { error in
+                XCTAssertTrue("\(error)".contains("flat index \(index)"), "\(error)")
+            }
+        }
+        let x = [Float](repeating: -0.5, count: 27)
+        XCTAssertNoThrow(try model.model.trainStep(x: x, xCount: 27, y: y, yCount: batch, batch: batch))
+    }
+
     /// The gradient read at the input equals a finite difference of the seeded output.
     func testInputGradientMatchesFiniteDifference() throws {
         let model = try makeModel()

@@ -69,10 +69,13 @@ def test_pooling_matches_numpy(padding):
             win = x[:, r0:i * 2 - ph + 3, c0:j * 2 - ph + 3, :]
             np.testing.assert_allclose(mx[:, i, j], win.max(axis=(1, 2)), rtol=1e-6)
             np.testing.assert_allclose(av[:, i, j], win.mean(axis=(1, 2)), rtol=1e-5)
-    g = single_layer_model(layers.GlobalAveragePooling2D(), (7, 7, 3)).predict(x)
-    np.testing.assert_allclose(g, x.mean(axis=(1, 2)), rtol=1e-5)
-    g = single_layer_model(layers.GlobalMaxPooling2D(), (7, 7, 3)).predict(x)
-    np.testing.assert_allclose(g, x.max(axis=(1, 2)), rtol=1e-6)
+    # Global pooling on 3 channels (one at a time) and 19 (eight at a time, then a tail).
+    for x in (x, rng.normal(size=(2, 5, 6, 19))):
+        shape = x.shape[1:]
+        g = single_layer_model(layers.GlobalAveragePooling2D(), shape).predict(x)
+        np.testing.assert_allclose(g, x.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+        g = single_layer_model(layers.GlobalMaxPooling2D(), shape).predict(x)
+        np.testing.assert_allclose(g, x.max(axis=(1, 2)), rtol=1e-6)
 
 
 def test_batchnorm_inference_matches_numpy():

@@ -73,6 +73,16 @@ public final class Model {
     }
 
     private func checkFinite(_ x: UnsafePointer<Float>, _ count: Int) throws {
+        // x · 0 is 0 for finite x and NaN for ±∞ and NaN: a vector sum of those is a whole-batch test at memory
+        // speed (the per-value test was 11 % of a training step with a 28×28×16 input); the scalar loop finds the
+        // offender only when there is one.
+        var poison = SIMD8<Float>(), i = 0
+        while i + 8 <= count {
+            poison += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * 0
+            i += 8
+        }
+        while i < count { poison[0] += x[i] * 0; i += 1 }
+        if poison == SIMD8<Float>() { return }
         for i in 0..<count where !x[i].isFinite {
             throw SwiftCNNError.invalidArgument("Input data contains a non-finite value (\(x[i])) at flat index \(i).")
         }
