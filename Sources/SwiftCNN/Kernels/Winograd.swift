@@ -331,62 +331,61 @@ private struct WinogradJob {
                  ldc: layoutM.tile, serial: true,
                  packedB: kernel + xi * block)
         }
-        if s.tileSize == 2 { transformOutput(tiles: t0..<t1, from: m) } else { transformOutput4(tiles: t0..<t1, from: m) }
+        if s.tileSize == 2 { transformOutput2(tiles: t0..<t1, from: m) } else { transformOutput4(tiles: t0..<t1, from: m) }
     }
 
-    /// Y = Aᵀ M A for each tile of 4×4 outputs: those inside the output, + bias, ReLU; and their 2×2 maxima (four
-    /// pooling windows per tile) when pooling.
+    /// Y = Aᵀ M A for each tile: its 2×2 or 4×4 output pixels (those inside the output), + bias, ReLU; and the maxima
+    /// of its 2×2 windows (one or four) when pooling. One function per tile size (see `transformInput4`).
+    @inline(never)
+    private func transformOutput2(tiles: Range<Int>, from m: UnsafePointer<Float>) {
+        transformOutput(tiles: tiles, from: m, size: 2)
+    }
+
     @inline(never)
     private func transformOutput4(tiles: Range<Int>, from m: UnsafePointer<Float>) {
-        let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f)
-        let pooledH = s.outH / 2, pooledW = s.outW / 2
-        var (b, ty, tx) = s.position(tiles.lowerBound)
-        for t in tiles {
-            let oy = 4 * ty, ox = 4 * tx
-            let rows = min(4, s.outH - oy), cols = min(4, s.outW - ox)
-            let pool = pooled.map { $0 + ((b * pooledH + 2 * ty) * pooledW + 2 * tx) * f }
-            let pooledRows = max(0, min(2, pooledH - 2 * ty)), pooledCols = max(0, min(2, pooledW - 2 * tx))
-            let src = m + (t - tiles.lowerBound) * tileStride
-            let out = output + ((b * s.outH + oy) * s.outW + ox) * f
-            var j = 0
-            while j + 8 <= f {
-                outputTile4(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
-                            rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
-                            pooledRowStride: pooledW * f, pooledRows: pooledRows, pooledCols: pooledCols, lanes: 8)
-                j += 8
-            }
-            if j < f {
-                outputTile4Tail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
-                                rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
-                                pooledRowStride: pooledW * f, pooledRows: pooledRows, pooledCols: pooledCols, lanes: f - j)
-            }
-            tx += 1
-            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
-        }
+        transformOutput(tiles: tiles, from: m, size: 4)
     }
 
-    /// Y = Aᵀ M A for each tile: its 2×2 output pixels (those inside the output), + bias, ReLU.
-    @inline(never)
-    private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>) {
+    /// The tiles' walk, for a literal tile size.
+    @inline(__always)
+    private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>, size n: Int) {
         let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f)
-        let pooledH = s.outH / 2, pooledW = s.outW / 2
+        let pooledH = s.outH / 2, pooledW = s.outW / 2, windows = n / 2
         var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
-            let oy = 2 * ty, ox = 2 * tx
-            let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
+            let oy = n * ty, ox = n * tx
+            let rows = min(n, s.outH - oy), cols = min(n, s.outW - ox)
+            // The tile's pooling windows that lie inside the pooled output.
+            let pooledRows = max(0, min(windows, pooledH - windows * ty))
+            let pooledCols = max(0, min(windows, pooledW - windows * tx))
+            let pool = pooledRows > 0 && pooledCols > 0
+                ? pooled.map { $0 + ((b * pooledH + windows * ty) * pooledW + windows * tx) * f } : nil
             let src = m + (t - tiles.lowerBound) * tileStride
             let out = output + ((b * s.outH + oy) * s.outW + ox) * f
-            let pool = ty < pooledH && tx < pooledW ? pooled.map { $0 + ((b * pooledH + ty) * pooledW + tx) * f } : nil
             var j = 0
             while j + 8 <= f {
-                outputTile(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j, rowStride: s.outW * f,
-                           pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j }, lanes: 8)
+                if n == 2 {
+                    outputTile(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                               rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
+                               lanes: 8)
+                } else {
+                    outputTile4(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                                rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
+                                pooledRowStride: pooledW * f, pooledRows: pooledRows, pooledCols: pooledCols, lanes: 8)
+                }
                 j += 8
             }
             if j < f {
-                outputTileTail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
-                               rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols, pooled: pool.map { $0 + j },
-                               lanes: f - j)
+                if n == 2 {
+                    outputTileTail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                                   rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols,
+                                   pooled: pool.map { $0 + j }, lanes: f - j)
+                } else {
+                    outputTile4Tail(src + j, plane: plane, bias: bias.map { $0 + j }, relu: relu, out: out + j,
+                                    rowStride: s.outW * f, pixelStride: f, rows: rows, cols: cols,
+                                    pooled: pool.map { $0 + j }, pooledRowStride: pooledW * f, pooledRows: pooledRows,
+                                    pooledCols: pooledCols, lanes: f - j)
+                }
             }
             tx += 1
             if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
@@ -692,11 +691,7 @@ public func winogradWeightGradient(_ input: UnsafePointer<Float>, _ s: WinogradS
         accumulate(partials + (t - 1) * uSize, into: dU, count: uSize)
         if let biasGrad { accumulate(partials + (threads - 1) * uSize + (t - 1) * s.filters, into: biasGrad, count: s.filters) }
     }
-    if s.tileSize == 2 {
-        winogradKernelGradient(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
-    } else {
-        winogradKernelGradient4(dU, channels: s.channels, filters: s.filters, into: kernelGrad)
-    }
+    winogradKernelGradient(dU, channels: s.channels, filters: s.filters, tileSize: s.tileSize, into: kernelGrad)
 }
 
 private struct WinogradWeightJob {
@@ -727,7 +722,7 @@ private struct WinogradWeightJob {
             if first { biasSum?.initialize(repeating: 0, count: f) }
             s.transformInput(input, tiles: t0..<t1, into: v)
             if s.tileSize == 2 {
-                transformOutputGradient(tiles: t0..<t1, into: m, biasSum: biasSum)
+                transformOutputGradient2(tiles: t0..<t1, into: m, biasSum: biasSum)
             } else {
                 transformOutputGradient4(tiles: t0..<t1, into: m, biasSum: biasSum)
             }
@@ -744,43 +739,57 @@ private struct WinogradWeightJob {
         }
     }
 
-    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 4×4 pre-activation gradient (zero past the output), which
-    /// is also stored to `preGrad` and added to the bias sums: `transformOutputGradient` for F(4×4, 3×3).
+    /// The pre-activation gradient (ReLU's mask applied) of output pixel (r, q) of the tile whose first output pixel
+    /// is at `pixel` (its offset in the output), filters `filters`..<`filters` + `lanes`; zero past the tile's `rows`
+    /// × `cols` pixels inside the output. Stored to `preGrad` on the way.
+    @inline(__always)
+    private func preActivationGradient(_ pixel: Int, _ r: Int, _ q: Int, rows: Int, cols: Int, filters j: Int,
+                                       lanes: Int) -> SIMD8<Float> {
+        let zero = SIMD8<Float>()
+        guard r < rows, q < cols else { return zero }
+        let at = pixel + (r * s.outW + q) * s.filters + j
+        var g = load8(outputGrad + at, lanes)
+        if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
+        if let preGrad { store8(preGrad + at, g, lanes) }
+        return g
+    }
+
+    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 2×2 or 4×4 pre-activation gradient (zero past the output),
+    /// which is also stored to `preGrad` and added to the bias sums. One function per tile size (see
+    /// `transformInput4`).
+    @inline(never)
+    private func transformOutputGradient2(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
+                                          biasSum: UnsafeMutablePointer<Float>?) {
+        transformOutputGradient(tiles: tiles, into: m, biasSum: biasSum, size: 2)
+    }
+
     @inline(never)
     private func transformOutputGradient4(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
                                           biasSum: UnsafeMutablePointer<Float>?) {
-        let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f), zero = SIMD8<Float>()
+        transformOutputGradient(tiles: tiles, into: m, biasSum: biasSum, size: 4)
+    }
+
+    /// The tiles' walk, for a literal tile size.
+    @inline(__always)
+    private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
+                                         biasSum: UnsafeMutablePointer<Float>?, size n: Int) {
+        let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f)
         var (b, ty, tx) = s.position(tiles.lowerBound)
         for t in tiles {
-            let oy = 4 * ty, ox = 4 * tx
-            let rows = min(4, s.outH - oy), cols = min(4, s.outW - ox)
+            let oy = n * ty, ox = n * tx
+            let rows = min(n, s.outH - oy), cols = min(n, s.outW - ox)
             let pixel = ((b * s.outH + oy) * s.outW + ox) * f
             let dst = m + (t - tiles.lowerBound) * tileStride
             var j = 0
             while j < f {
                 let lanes = min(8, f - j)
-                // The tile's pre-activation gradients (zero for outputs past the edge).
                 @inline(__always) func grad(_ r: Int, _ q: Int) -> SIMD8<Float> {
-                    guard r < rows, q < cols else { return zero }
-                    let at = pixel + (r * s.outW + q) * f + j
-                    var g = load8(outputGrad + at, lanes)
-                    if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
-                    if let preGrad { store8(preGrad + at, g, lanes) }
-                    return g
+                    preActivationGradient(pixel, r, q, rows: rows, cols: cols, filters: j, lanes: lanes)
                 }
-                // A dY column by column (6 rows from 4), then each row along its 4 columns.
-                let k0 = gradientTransform4(grad(0, 0), grad(1, 0), grad(2, 0), grad(3, 0))
-                let k1 = gradientTransform4(grad(0, 1), grad(1, 1), grad(2, 1), grad(3, 1))
-                let k2 = gradientTransform4(grad(0, 2), grad(1, 2), grad(2, 2), grad(3, 2))
-                let k3 = gradientTransform4(grad(0, 3), grad(1, 3), grad(2, 3), grad(3, 3))
-                // Row 1 of A dY is the sum of each column's four gradients: the bias gradient's share.
-                if let biasSum { store8(biasSum + j, load8(biasSum + j, lanes) + ((k0.1 + k1.1) + (k2.1 + k3.1)), lanes) }
-                for a in 0..<6 {
-                    let r = gradientTransform4(element(k0, a), element(k1, a), element(k2, a), element(k3, a))
-                    let base = dst + j + 6 * a * plane
-                    store8(base, r.0, lanes); store8(base + plane, r.1, lanes); store8(base + 2 * plane, r.2, lanes)
-                    store8(base + 3 * plane, r.3, lanes); store8(base + 4 * plane, r.4, lanes)
-                    store8(base + 5 * plane, r.5, lanes)
+                if n == 2 {
+                    gradientTile2(grad, out: dst + j, plane: plane, biasSum: biasSum.map { $0 + j }, lanes: lanes)
+                } else {
+                    gradientTile4(grad, out: dst + j, plane: plane, biasSum: biasSum.map { $0 + j }, lanes: lanes)
                 }
                 j += lanes
             }
@@ -788,49 +797,46 @@ private struct WinogradWeightJob {
             if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
         }
     }
+}
 
-    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 2×2 pre-activation gradient (zero past the output), which
-    /// is also stored to `preGrad` and added to the bias sums.
-    private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
-                                         biasSum: UnsafeMutablePointer<Float>?) {
-        let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f), zero = SIMD8<Float>()
-        var (b, ty, tx) = s.position(tiles.lowerBound)
-        for t in tiles {
-            let oy = 2 * ty, ox = 2 * tx
-            let rows = min(2, s.outH - oy), cols = min(2, s.outW - ox)
-            let pixel = ((b * s.outH + oy) * s.outW + ox) * f
-            let dst = m + (t - tiles.lowerBound) * tileStride
-            var j = 0
-            while j < f {
-                let lanes = min(8, f - j)
-                // The tile's four pre-activation gradients (zero for outputs past the edge).
-                @inline(__always) func grad(_ r: Int, _ q: Int) -> SIMD8<Float> {
-                    guard r < rows, q < cols else { return zero }
-                    let at = pixel + (r * s.outW + q) * f + j
-                    var g = load8(outputGrad + at, lanes)
-                    if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
-                    if let preGrad { store8(preGrad + at, g, lanes) }
-                    return g
-                }
-                let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)
-                if let biasSum { store8(biasSum + j, load8(biasSum + j, lanes) + ((g00 + g01) + (g10 + g11)), lanes) }
-                // A dY: rows g0, g0 + g1, g0 − g1, −g1 (g0, g1 the tile's rows); then each row (a, b) → a, a + b, a − b, −b.
-                @inline(__always) func putRow(_ i: Int, _ a: SIMD8<Float>, _ bb: SIMD8<Float>) {
-                    let base = dst + j + 4 * i * plane
-                    store8(base, a, lanes)
-                    store8(base + plane, a + bb, lanes)
-                    store8(base + 2 * plane, a - bb, lanes)
-                    store8(base + 3 * plane, zero - bb, lanes)
-                }
-                putRow(0, g00, g01)
-                putRow(1, g00 + g10, g01 + g11)
-                putRow(2, g00 - g10, g01 - g11)
-                putRow(3, zero - g10, zero - g11)
-                j += lanes
-            }
-            tx += 1
-            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
-        }
+/// A dY Aᵀ of one tile's 2×2 gradients `grad(r, q)` for 8 filters, entry ξ stored at out + ξ · plane; their sum
+/// added to `biasSum`.
+@_transparent
+private func gradientTile2(_ grad: (Int, Int) -> SIMD8<Float>, out: UnsafeMutablePointer<Float>, plane: Int,
+                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
+    let zero = SIMD8<Float>()
+    let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)
+    if let biasSum { store8(biasSum, load8(biasSum, lanes) + ((g00 + g01) + (g10 + g11)), lanes) }
+    // A dY: rows g0, g0 + g1, g0 − g1, −g1 (g0, g1 the tile's rows); then each row (a, b) → a, a + b, a − b, −b.
+    @inline(__always) func putRow(_ i: Int, _ a: SIMD8<Float>, _ bb: SIMD8<Float>) {
+        let base = out + 4 * i * plane
+        store8(base, a, lanes)
+        store8(base + plane, a + bb, lanes)
+        store8(base + 2 * plane, a - bb, lanes)
+        store8(base + 3 * plane, zero - bb, lanes)
+    }
+    putRow(0, g00, g01)
+    putRow(1, g00 + g10, g01 + g11)
+    putRow(2, g00 - g10, g01 - g11)
+    putRow(3, zero - g10, zero - g11)
+}
+
+/// `gradientTile2` for tiles of 4×4 outputs (36 entries).
+@_transparent
+private func gradientTile4(_ grad: (Int, Int) -> SIMD8<Float>, out: UnsafeMutablePointer<Float>, plane: Int,
+                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
+    // A dY column by column (6 rows from 4), then each row along its 4 columns.
+    let k0 = gradientTransform4(grad(0, 0), grad(1, 0), grad(2, 0), grad(3, 0))
+    let k1 = gradientTransform4(grad(0, 1), grad(1, 1), grad(2, 1), grad(3, 1))
+    let k2 = gradientTransform4(grad(0, 2), grad(1, 2), grad(2, 2), grad(3, 2))
+    let k3 = gradientTransform4(grad(0, 3), grad(1, 3), grad(2, 3), grad(3, 3))
+    // Row 1 of A dY is the sum of each column's four gradients: the bias gradient's share.
+    if let biasSum { store8(biasSum, load8(biasSum, lanes) + ((k0.1 + k1.1) + (k2.1 + k3.1)), lanes) }
+    for a in 0..<6 {
+        let r = gradientTransform4(element(k0, a), element(k1, a), element(k2, a), element(k3, a))
+        let base = out + 6 * a * plane
+        store8(base, r.0, lanes); store8(base + plane, r.1, lanes); store8(base + 2 * plane, r.2, lanes)
+        store8(base + 3 * plane, r.3, lanes); store8(base + 4 * plane, r.4, lanes); store8(base + 5 * plane, r.5, lanes)
     }
 }
 
@@ -853,23 +859,39 @@ private func kernelGradientTransform4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ 
             (s34 - s12) * (1 / 6) + x5)
 }
 
-/// `winogradKernelGradient` for F(4×4, 3×3): dW = Gᵀ dU G from 36 planes.
-private func winogradKernelGradient4(_ dU: UnsafePointer<Float>, channels: Int, filters: Int,
-                                     into dW: UnsafeMutablePointer<Float>) {
-    let plane = channels * filters
+/// The 1-D adjoint of F(2×2, 3×3)'s kernel transform, Gᵀ x of four values (Gᵀ's rows (1, ½, ½, 0), (0, ½, −½, 0),
+/// (0, ½, ½, 1)).
+@_transparent
+private func kernelGradientTransform2(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    (x0 + (x1 + x2) * 0.5, (x1 - x2) * 0.5, (x1 + x2) * 0.5 + x3)
+}
+
+/// dW (3×3 HWIO) = Gᵀ dU G for every (channel, filter): the adjoint of `winogradTransformKernel` (unpacked: dU is
+/// 16 or 36 row-major channels × filters matrices for tiles of `tileSize` outputs). Eight filters per vector.
+private func winogradKernelGradient(_ dU: UnsafePointer<Float>, channels: Int, filters: Int, tileSize: Int,
+                                    into dW: UnsafeMutablePointer<Float>) {
+    let plane = channels * filters, n = tileSize + 2, zero = SIMD8<Float>()
     for c in 0..<channels {
         var j = 0
         while j < filters {
             let lanes = min(8, filters - j)
             @inline(__always) func u(_ xi: Int) -> SIMD8<Float> { load8(dU + xi * plane + c * filters + j, lanes) }
-            // Gᵀ dU: each column q of the 6×6 grid to 3 rows; then each of those rows along its 6 columns.
+            // Gᵀ of six values (the last two unused for 2×2 tiles).
+            @inline(__always) func adjoint(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
+                                           _ x4: SIMD8<Float>, _ x5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                n == 4 ? kernelGradientTransform2(x0, x1, x2, x3) : kernelGradientTransform4(x0, x1, x2, x3, x4, x5)
+            }
+            // Gᵀ dU: each column q of the n × n grid to 3 rows; then each of those rows along its n columns.
             @inline(__always) func column(_ q: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                kernelGradientTransform4(u(q), u(6 + q), u(12 + q), u(18 + q), u(24 + q), u(30 + q))
+                guard q < n else { return (zero, zero, zero) }
+                return adjoint(u(q), u(n + q), u(2 * n + q), u(3 * n + q), n == 6 ? u(4 * n + q) : zero,
+                               n == 6 ? u(5 * n + q) : zero)
             }
             let q0 = column(0), q1 = column(1), q2 = column(2), q3 = column(3), q4 = column(4), q5 = column(5)
             @inline(__always) func putRow(_ ky: Int, _ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>,
                                           _ x3: SIMD8<Float>, _ x4: SIMD8<Float>, _ x5: SIMD8<Float>) {
-                let r = kernelGradientTransform4(x0, x1, x2, x3, x4, x5)
+                let r = adjoint(x0, x1, x2, x3, x4, x5)
                 store8(dW + ((ky * 3) * channels + c) * filters + j, r.0, lanes)
                 store8(dW + ((ky * 3 + 1) * channels + c) * filters + j, r.1, lanes)
                 store8(dW + ((ky * 3 + 2) * channels + c) * filters + j, r.2, lanes)
@@ -877,36 +899,6 @@ private func winogradKernelGradient4(_ dU: UnsafePointer<Float>, channels: Int, 
             putRow(0, q0.0, q1.0, q2.0, q3.0, q4.0, q5.0)
             putRow(1, q0.1, q1.1, q2.1, q3.1, q4.1, q5.1)
             putRow(2, q0.2, q1.2, q2.2, q3.2, q4.2, q5.2)
-            j += lanes
-        }
-    }
-}
-
-/// dW (3×3 HWIO) = Gᵀ dU G for every (channel, filter): the adjoint of `winogradTransformKernel` (unpacked: dU is
-/// 16 row-major channels × filters matrices). Eight filters per vector.
-private func winogradKernelGradient(_ dU: UnsafePointer<Float>, channels: Int, filters: Int,
-                                    into dW: UnsafeMutablePointer<Float>) {
-    let plane = channels * filters
-    for c in 0..<channels {
-        var j = 0
-        while j < filters {
-            let lanes = min(8, filters - j)
-            @inline(__always) func u(_ xi: Int) -> SIMD8<Float> { load8(dU + xi * plane + c * filters + j, lanes) }
-            // Gᵀ dU: rows u0 + (u1 + u2)/2, (u1 − u2)/2, (u1 + u2)/2 + u3 of the 4×4 grid (column q of each).
-            @inline(__always) func rowsOfGTdU(_ q: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                let u0 = u(q), u1 = u(4 + q), u2 = u(8 + q), u3 = u(12 + q)
-                return (u0 + (u1 + u2) * 0.5, (u1 - u2) * 0.5, (u1 + u2) * 0.5 + u3)
-            }
-            let q0 = rowsOfGTdU(0), q1 = rowsOfGTdU(1), q2 = rowsOfGTdU(2), q3 = rowsOfGTdU(3)
-            // (Gᵀ dU) G along each row (a, b, c, d): a + (b + c)/2, (b − c)/2, (b + c)/2 + d.
-            @inline(__always) func putRow(_ ky: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ cc: SIMD8<Float>, _ d: SIMD8<Float>) {
-                store8(dW + ((ky * 3) * channels + c) * filters + j, a + (b + cc) * 0.5, lanes)
-                store8(dW + ((ky * 3 + 1) * channels + c) * filters + j, (b - cc) * 0.5, lanes)
-                store8(dW + ((ky * 3 + 2) * channels + c) * filters + j, (b + cc) * 0.5 + d, lanes)
-            }
-            putRow(0, q0.0, q1.0, q2.0, q3.0)
-            putRow(1, q0.1, q1.1, q2.1, q3.1)
-            putRow(2, q0.2, q1.2, q2.2, q3.2)
             j += lanes
         }
     }
