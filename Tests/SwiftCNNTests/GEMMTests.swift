@@ -102,6 +102,7 @@ final class GEMMTests: XCTestCase {
             check(m: 16, n: n, k: 252, transA: true, transB: false)
             check(m: 17, n: n, k: 2101, transA: false, transB: false, alpha: 0.5, beta: 1, pad: 1)
             check(m: 5, n: n, k: 40, transA: true, transB: false, beta: 1)
+            check(m: 23, n: n, k: 2101, transA: true, transB: false)   // a partial sliver of 11 rows of Aᵀ (12-row tile)
         }
     }
 
