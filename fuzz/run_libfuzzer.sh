@@ -12,12 +12,17 @@ for target in layer_config weights_file; do
     scratch=.build-fuzz/corpus-$target
     mkdir -p "$scratch" .build-fuzz/artifacts
     extra=()
+    options=$ASAN_OPTIONS
     [ "$target" = layer_config ] && extra=(-dict=fuzz/config.dict -max_len=256)
+    # Configs may legally ask for absurd layers (a 6157 × 6157 kernel: 2.4 GB of weights): there a request over 1 GB
+    # returns NULL, as when memory is short, and the engine must answer with its out-of-memory error. The weights
+    # harness keeps the hard limit: its files are small, so a big allocation means a length trusted beyond the file.
+    [ "$target" = layer_config ] && options=$options:max_allocation_size_mb=1024
     [ "$target" = weights_file ] && extra=(-max_len=4096)
     echo "libFuzzer: $target ($LIMIT)"
     # -malloc_limit_mb: the weights model is a few hundred floats and configs are parsed, so no legitimate call
     # allocates this much; a length field trusted beyond the input's size would.
-    .build-fuzz/fuzz_$target $LIMIT -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=2048 -print_final_stats=1 \
+    ASAN_OPTIONS=$options .build-fuzz/fuzz_$target $LIMIT -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix=.build-fuzz/artifacts/ "${extra[@]}" "$scratch" "fuzz/corpus/$target" 2>&1 \
         | grep -E "^(#[0-9]+ *(DONE|INITED))|Done [0-9]+ runs|stat::number_of_executed_units|ERROR|SUMMARY|==[0-9]+==|artifact|Test unit" \
         | tail -n 20
