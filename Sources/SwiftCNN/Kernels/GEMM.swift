@@ -448,17 +448,8 @@ private func packSliver(_ a: GEMMOperand, rows: Range<Int>, mr: Int, p0: Int, kc
             (d + 32).storeBytes(of: (s + 32).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
         }
     } else if a.rowStride == 1 {
-        // Aᵀ, a partial sliver (a Winograd weight gradient's 16 channels: 6 + 6 + 4): four values per vector move.
-        for p in 0..<kc {
-            let s = src + p * a.depthStride, d = dst + p * mr
-            var r = 0
-            while r + 4 <= height {
-                UnsafeMutableRawPointer(d + r).storeBytes(of: UnsafeRawPointer(s + r).loadUnaligned(as: SIMD4<Float>.self),
-                                                          as: SIMD4<Float>.self)
-                r += 4
-            }
-            while r < height { d[r] = s[r]; r += 1 }
-        }
+        // Aᵀ, a partial sliver (a Winograd weight gradient's 16 channels: 6 + 6 + 4): vector moves, not one per row.
+        for p in 0..<kc { copyFloats(dst + p * mr, src + p * a.depthStride, count: height) }
     } else if a.depthStride == 1 {
         // A's rows are contiguous in depth: read each row once, write down the sliver's column.
         for r in 0..<height {

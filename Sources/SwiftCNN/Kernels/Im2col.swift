@@ -112,15 +112,20 @@ private struct PixelPosition {
     }
 }
 
-/// dst[0..<count] = src[0..<count] for the short runs of im2col (a few to a few hundred floats), where a call to
-/// memmove costs more than the copy.
+/// dst[0..<count] = src[0..<count] for short runs (im2col's patches, a GEMM's partial slivers: a few to a few hundred
+/// floats), where a call to memmove costs more than the copy.
 @inline(__always)
-private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
     var i = 0
     while i + 8 <= count {
         UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
                                                     as: SIMD8<Float>.self)
         i += 8
+    }
+    if i + 4 <= count {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self),
+                                                    as: SIMD4<Float>.self)
+        i += 4
     }
     while i < count { dst[i] = src[i]; i += 1 }
 }

@@ -124,8 +124,9 @@ public final class Conv2D: Layer {
             && g.channels >= 16 && filters >= 16 && g.outH >= 4 && g.outW >= 4
     }
 
-    /// Output pixels per side of the Winograd tiles (all three passes) for outputs of outH × outW: F(4×4, 3×3) (36 multiplications per 16 outputs instead of
-    /// 64) where its tiles cover at most 1/8 more pixels than 2×2 tiles do and there are at least 6 per side.
+    /// Output pixels per side of the Winograd tiles (all three passes) for outputs of outH × outW: F(4×4, 3×3) (36
+    /// multiplications per 16 outputs instead of 64) where its tiles cover at most 1/8 more pixels than 2×2 tiles do
+    /// and there are at least 6 per side.
     /// Measured per layer (training step, two threads, Zen 4, AVX-512): 8-27 % faster from 64 channels (VGG's 16×16
     /// and 8×8, W2's 34×34 and 15×15, W1's 11×11), 1-5 % with 16-32 channels; 14×14 outputs (16×16 covered, 31 %
     /// more) 3-7 % slower, 4×4 (one tile per image, the kernel's transform 2.25 times bigger) 0-5 % slower.
@@ -170,8 +171,12 @@ public final class Conv2D: Layer {
         var count = max(packedBCount(k: g.patchSize, n: filters), packedBCount(k: filters, n: g.patchSize))
         if usesTapPairs { count = max(count, packedTapsCount(g, filters: filters)) }
         if usesWinograd(g) {
-            count = max(count, WinogradShape.kernelCount(channels: g.channels, filters: filters, tileSize: 4),
-                        WinogradShape.kernelCount(channels: filters, filters: g.channels, tileSize: 4))
+            // The forward kernel (and the weight gradient's dU, no bigger) and the input gradient's, each for the
+            // tiles its pass takes.
+            count = max(count, WinogradShape.kernelCount(channels: g.channels, filters: filters,
+                                                         tileSize: winogradTileSize(outH: g.outH, outW: g.outW)),
+                        WinogradShape.kernelCount(channels: filters, filters: g.channels,
+                                                  tileSize: winogradTileSize(outH: g.inH, outW: g.inW)))
         }
         return count
     }
