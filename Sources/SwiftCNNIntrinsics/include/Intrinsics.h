@@ -1,5 +1,6 @@
-// What the Swift kernels cannot spell: a prefetch, and a vector square root (Swift's SIMD squareRoot() is a lane loop
-// calling sqrtf). Static inline, so the Swift optimizer inlines each into its caller as single instructions.
+// What the Swift kernels cannot spell: a prefetch, a vector square root (Swift's SIMD squareRoot() is a lane loop
+// calling sqrtf), and eight-lane arithmetic as vector instructions (see VectorArithmetic.swift). Static inline, so
+// the Swift optimizer inlines each into its caller as single instructions.
 #ifndef SWIFTCNN_INTRINSICS_H
 #define SWIFTCNN_INTRINSICS_H
 
@@ -14,6 +15,32 @@ static inline __attribute__((always_inline)) void swiftcnn_prefetch_for_write(co
 /// Lane-wise IEEE square root (one vsqrtps).
 static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_square_root8(swiftcnn_float8 x) {
     return __builtin_elementwise_sqrt(x);
+}
+
+/// Eight 32-bit lane masks (all ones where a comparison holds).
+typedef int swiftcnn_int8 __attribute__((ext_vector_type(8)));
+
+// Lane-wise +, −, ×, ÷, negation: one vector instruction each.
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_add8(swiftcnn_float8 a, swiftcnn_float8 b) {
+    return a + b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_subtract8(swiftcnn_float8 a, swiftcnn_float8 b) {
+    return a - b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_multiply8(swiftcnn_float8 a, swiftcnn_float8 b) {
+    return a * b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_divide8(swiftcnn_float8 a, swiftcnn_float8 b) {
+    return a / b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_negate8(swiftcnn_float8 a) {
+    return -a;
+}
+
+/// Lane-wise `b > a ? b : a` (one vmaxps: a NaN in b keeps a, a NaN in a stays).
+static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_larger8(swiftcnn_float8 a, swiftcnn_float8 b) {
+    swiftcnn_int8 take = b > a;
+    return (swiftcnn_float8)((take & (swiftcnn_int8)b) | (~take & (swiftcnn_int8)a));
 }
 
 #endif
