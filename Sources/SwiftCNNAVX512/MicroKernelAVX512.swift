@@ -49,3 +49,16 @@ public func narrowMicroKernelAVX512(_ kc: Int, _ a: UnsafePointer<Float>, _ rs: 
                                     _ bias: UnsafePointer<Float>?, _ relu: Bool) {
     narrowMicroKernel(kc, a, rs, ds, b, ldb, c, ldc, alpha, store, bias, relu)
 }
+
+/// The Winograd input transform of a chunk's tiles, 16 channels per vector (see WinogradInputTransform.swift);
+/// `channels` a multiple of 16. Entry ξ of tile t (t counted from the chunk's first, at `first`) goes to
+/// v + t · tileStride + ξ · entryStride.
+public func transformInputTilesAVX512(_ input: UnsafePointer<Float>, inH: Int, inW: Int, channels: Int, padTop: Int,
+                                      padLeft: Int, tilesH: Int, tilesW: Int, first: (b: Int, ty: Int, tx: Int),
+                                      count: Int, entryStride: Int, tileStride: Int, window: Int,
+                                      into v: UnsafeMutablePointer<Float>) {
+    let walk = InputTileWalk(input: input, inH: inH, inW: inW, channels: channels, padTop: padTop, padLeft: padLeft,
+                             tilesH: tilesH, tilesW: tilesW, first: first, count: count, entryStride: entryStride,
+                             tileStride: tileStride)
+    if window == 4 { transformInputTiles4(walk, into: v) } else { transformInputTiles6(walk, into: v) }
+}

@@ -71,6 +71,7 @@ final class WinogradTests: XCTestCase {
             try forward(h: 14, w: 14, c: 16, f: 16, same: true, batch: 3, relu: true, tileSize: tile)   // partial 4×4 tiles
             try forward(h: 7, w: 7, c: 16, f: 24, same: true, batch: 2, relu: false, tileSize: tile)
             try forward(h: 6, w: 5, c: 20, f: 136, same: true, batch: 2, relu: true, tileSize: tile)  // planes apart
+            try forward(h: 6, w: 5, c: 144, f: 16, same: true, batch: 2, relu: true, tileSize: tile)  // 16s, planes apart
         } } }
     }
 
@@ -81,7 +82,7 @@ final class WinogradTests: XCTestCase {
     private func inputGradient(tileSize: Int) throws {
         // (6, 6, 40, 20): the rotated kernel's 40 filters span two panels, its 20 channels two vectors and a tail.
         for (h, w, c, f, same) in [(8, 8, 16, 24, false), (9, 7, 5, 11, true), (9, 7, 5, 11, false), (4, 6, 8, 8, true),
-                                   (6, 6, 40, 20, true), (5, 5, 136, 8, true)] {
+                                   (6, 6, 40, 20, true), (5, 5, 136, 8, true), (7, 7, 8, 32, true)] {
             let g = try WindowGeometry(inH: h, inW: w, channels: c, kernel: (3, 3), stride: (1, 1), dilation: (1, 1),
                                        same: same, layer: "test")
             let batch = 2
@@ -122,7 +123,7 @@ final class WinogradTests: XCTestCase {
             setEngineThreadCount(threads)
             for (h, w, c, f, same, relu) in [(8, 8, 16, 24, true, true), (9, 7, 5, 11, false, false), (9, 7, 5, 11, true, true),
                                              (14, 14, 16, 16, true, false), (30, 30, 8, 40, false, true),
-                                             (6, 6, 12, 130, true, true)] {
+                                             (6, 6, 12, 130, true, true), (5, 6, 144, 16, true, false)] {
                 try weightGradient(h: h, w: w, c: c, f: f, same: same, relu: relu, tileSize: tile)
             }
         } } }

@@ -1,3 +1,5 @@
+import SwiftCNNAVX512
+
 /// Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution for 3×3, stride-1, undilated windows over NHWC images: every
 /// 2×2 (4×4) block of output pixels comes from the 4×4 (6×6) input tile under it with 16 (36) multiplications per
 /// (channel, filter) pair instead of 36 (144). Per chunk of tiles: the tiles are transformed (V = Bᵀ d B, one matrix
@@ -88,60 +90,21 @@ extension WinogradShape {
         return (t / perImage, r / tilesW, r % tilesW)
     }
 
-    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's input window (4×4 or 6×6), eight channels at a time. Pixels
-    /// past the image read as zeros (checked per pixel only in tiles that reach past it).
+    /// V[ξ][tile][channel] = (Bᵀ d B)[ξ] of each tile's input window (4×4 or 6×6), a vector of channels at a time
+    /// (WinogradInputTransform.swift: 16 channels per vector where the CPU has AVX-512 and the channels come in 16s).
+    /// Pixels past the image read as zeros.
     func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        if tileSize == 2 { transformInput4(input, tiles: tiles, into: v) } else { transformInput6(input, tiles: tiles, into: v) }
-    }
-
-    // One function per window size, each with its tile transforms inlined (in one function with both, the optimizer
-    // left the tile transforms as calls: 6 % slower).
-    @inline(never)
-    private func transformInput4(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        transformInput(input, tiles: tiles, into: v, window: 4)
-    }
-
-    @inline(never)
-    private func transformInput6(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-        transformInput(input, tiles: tiles, into: v, window: 6)
-    }
-
-    /// `transformInput` for a literal window size (so each tile's transform is straight-line code).
-    @inline(__always)
-    private func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>,
-                                window n: Int) {
-        let c = channels, count = tiles.count, rowStride = inW * c, step = n - 2
-        let (plane, tileStride) = layout(tiles: count, width: c)
-        var (b, ty, tx) = position(tiles.lowerBound)
-        for t in tiles {
-            let y0 = step * ty - padTop, x0 = step * tx - padLeft
-            let inside = y0 >= 0 && y0 + n <= inH && x0 >= 0 && x0 + n <= inW
-            // The window's top-left pixel (outside the image for some border tiles: only in-image pixels are read).
-            let corner = input + ((b * inH + y0) * rowStride + x0 * c)
-            let out = v + (t - tiles.lowerBound) * tileStride
-            var ch = 0
-            while ch < c {
-                let lanes = min(8, c - ch)
-                let base = corner + ch
-                if inside && lanes == 8 {
-                    let window = InsideWindow(base: base, rowStride: rowStride, pixelStride: c)
-                    if n == 4 { transformTile4(window, out: out + ch, plane: plane, lanes: 8) }
-                    else { transformTile6(window, out: out + ch, plane: plane, lanes: 8) }
-                } else if lanes == 8 {
-                    let window = ClippedWindow(base: base, rowStride: rowStride, pixelStride: c,
-                                               rowMask: pixelMask(from: -y0, to: inH - y0, size: n),
-                                               columnMask: pixelMask(from: -x0, to: inW - x0, size: n), zeros: zeroPixel)
-                    if n == 4 { transformTile4(window, out: out + ch, plane: plane, lanes: 8) }
-                    else { transformTile6(window, out: out + ch, plane: plane, lanes: 8) }
-                } else {
-                    transformChannelTail(base, rowStride: rowStride, pixelStride: c, rows: max(0, -y0)..<min(n, inH - y0),
-                                         columns: max(0, -x0)..<min(n, inW - x0), lanes: lanes, out: out + ch,
-                                         plane: plane, window: n)
-                }
-                ch += lanes
-            }
-            tx += 1
-            if tx == tilesW { tx = 0; ty += 1; if ty == tilesH { ty = 0; b += 1 } }
+        let (entry, tile) = layout(tiles: tiles.count, width: channels)
+        let (b, ty, tx) = position(tiles.lowerBound)
+        if InstructionSet.active == .avx512 && channels % 16 == 0 {
+            transformInputTilesAVX512(input, inH: inH, inW: inW, channels: channels, padTop: padTop, padLeft: padLeft,
+                                      tilesH: tilesH, tilesW: tilesW, first: (b, ty, tx), count: tiles.count,
+                                      entryStride: entry, tileStride: tile, window: window, into: v)
+        } else {
+            let walk = InputTileWalk(input: input, inH: inH, inW: inW, channels: channels, padTop: padTop,
+                                     padLeft: padLeft, tilesH: tilesH, tilesW: tilesW, first: (b, ty, tx),
+                                     count: tiles.count, entryStride: entry, tileStride: tile)
+            if tileSize == 2 { transformInputTiles4(walk, into: v) } else { transformInputTiles6(walk, into: v) }
         }
     }
 }
@@ -507,141 +470,6 @@ private func outputTile4(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePoin
         if cols > 3 { store8(o + 3 * pixelStride, y.3, lanes) }
     }
     storeRow(0, y0); storeRow(1, y1); storeRow(2, y2); storeRow(3, y3)
-}
-
-/// A tile's input window (4×4 or 6×6), 8 channels per pixel: `pixel(i, j)` is row i, column j.
-private protocol TileWindow {
-    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float>
-}
-
-/// A window inside the image: every pixel read in place.
-private struct InsideWindow: TileWindow {
-    let base: UnsafePointer<Float>
-    let rowStride, pixelStride: Int
-
-    @inline(__always)
-    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(base + i * rowStride + j * pixelStride).loadUnaligned(as: SIMD8<Float>.self)
-    }
-}
-
-/// A tile's transform for a channel tail of fewer than 8 lanes, out of line: the optimizer stops inlining into a
-/// function past a size, and the partial loads' branches made `transformInput`'s 8-lane tile transforms calls.
-@inline(never)
-private func transformChannelTail(_ base: UnsafePointer<Float>, rowStride: Int, pixelStride: Int, rows: Range<Int>,
-                                  columns: Range<Int>, lanes: Int, out: UnsafeMutablePointer<Float>, plane: Int,
-                                  window n: Int) {
-    let window = BorderWindow(base: base, rowStride: rowStride, pixelStride: pixelStride, rows: rows, columns: columns,
-                              lanes: lanes)
-    if n == 4 { transformTile4(window, out: out, plane: plane, lanes: lanes) }
-    else { transformTile6(window, out: out, plane: plane, lanes: lanes) }
-}
-
-/// Bits i of the window rows (or columns) 0..<size that lie in lo..<hi.
-@inline(__always)
-private func pixelMask(from lo: Int, to hi: Int, size: Int) -> Int {
-    let lo = max(lo, 0), hi = min(hi, size)
-    return hi > lo ? ((1 << hi) - 1) & ~((1 << lo) - 1) : 0
-}
-
-/// Eight zeros, read for a border window's pixels past the image.
-private let zeroPixel: UnsafePointer<Float> = {
-    let p = UnsafeMutablePointer<Float>.allocate(capacity: 16)
-    p.initialize(repeating: 0, count: 16)
-    return UnsafePointer(p)
-}()
-
-/// A window reaching past the image, 8 channels: each pixel is one unconditional load, from the image or from
-/// `zeros` (a select on the row and column bits, no branch). Per-pixel range checks with partial loads made a
-/// border tile cost 2.4 times an inside one, and most tiles of a 7×7 or 14×14 layer are border tiles.
-private struct ClippedWindow: TileWindow {
-    let base: UnsafePointer<Float>
-    let rowStride, pixelStride: Int
-    let rowMask, columnMask: Int
-    let zeros: UnsafePointer<Float>
-
-    @inline(__always)
-    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> {
-        let inImage = (rowMask >> i) & (columnMask >> j) & 1 != 0
-        let p = inImage ? base + i * rowStride + j * pixelStride : zeros
-        return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-}
-
-/// A window reaching past the image with a channel tail of fewer than 8 lanes: pixels outside `rows` × `columns`
-/// read as zeros.
-private struct BorderWindow: TileWindow {
-    let base: UnsafePointer<Float>
-    let rowStride, pixelStride: Int
-    let rows, columns: Range<Int>
-    let lanes: Int
-
-    @inline(__always)
-    func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> {
-        rows.contains(i) && columns.contains(j) ? load8(base + i * rowStride + j * pixelStride, lanes) : SIMD8<Float>()
-    }
-}
-
-/// The 1-D input transform Bᵀ x of F(4×4, 3×3) (rows (4, 0, −5, 0, 1, 0), (0, −4, −4, 1, 1, 0), (0, 4, −4, −1, 1, 0),
-/// (0, −2, −1, 2, 1, 0), (0, 2, −1, −2, 1, 0), (0, 4, 0, −5, 0, 1)).
-@inline(__always)
-private func inputTransform6(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>,
-                             _ x4: SIMD8<Float>, _ x5: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    let a = x4 - x2, b = x3 - x1
-    return (x4 - x2 * 5 + x0 * 4, x3 + x4 - (x1 + x2) * 4, x4 - x3 + (x1 - x2) * 4, a + b * 2, a - b * 2,
-            x5 - x3 * 5 + x1 * 4)
-}
-
-/// Bᵀ d of column j of a 6×6 window.
-@_transparent
-private func windowColumn6<Window: TileWindow>(_ window: Window, _ j: Int)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    inputTransform6(window.pixel(0, j), window.pixel(1, j), window.pixel(2, j), window.pixel(3, j), window.pixel(4, j),
-                    window.pixel(5, j))
-}
-
-/// Bᵀ d B of one 6×6 window of 8 channels, stored as the 36 planes' entries of this tile (plane ξ at out + ξ · plane).
-/// Every pixel is read before any store (see `transformTile4`).
-@_transparent
-private func transformTile6<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
-                                                lanes: Int) {
-    let c0 = windowColumn6(window, 0), c1 = windowColumn6(window, 1), c2 = windowColumn6(window, 2)
-    let c3 = windowColumn6(window, 3), c4 = windowColumn6(window, 4), c5 = windowColumn6(window, 5)
-    for i in 0..<6 {
-        let r = inputTransform6(element(c0, i), element(c1, i), element(c2, i), element(c3, i), element(c4, i),
-                                element(c5, i))
-        let o = out + 6 * i * plane
-        store8(o, r.0, lanes); store8(o + plane, r.1, lanes); store8(o + 2 * plane, r.2, lanes)
-        store8(o + 3 * plane, r.3, lanes); store8(o + 4 * plane, r.4, lanes); store8(o + 5 * plane, r.5, lanes)
-    }
-}
-
-/// Bᵀ d B of one 4×4 window of 8 channels, stored as the 16 planes' entries of this tile (plane ξ at
-/// out + ξ · plane). Each pixel is read once, before any store: with loads between the stores (which could alias
-/// the input, as far as the compiler knows) every pixel was loaded four times.
-@_transparent
-private func transformTile4<Window: TileWindow>(_ window: Window, out: UnsafeMutablePointer<Float>, plane: Int,
-                                                lanes: Int) {
-    @inline(__always) func pixel(_ i: Int, _ j: Int) -> SIMD8<Float> { window.pixel(i, j) }
-    // Bᵀ d, column by column: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3.
-    @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let d0 = pixel(0, j), d1 = pixel(1, j), d2 = pixel(2, j), d3 = pixel(3, j)
-        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-    }
-    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-    // (Bᵀ d) B along each row.
-    @inline(__always) func row(_ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>) {
-        let r = out + 4 * i * plane
-        store8(r, e0 - e2, lanes)
-        store8(r + plane, e1 + e2, lanes)
-        store8(r + 2 * plane, e2 - e1, lanes)
-        store8(r + 3 * plane, e1 - e3, lanes)
-    }
-    row(0, c0.0, c1.0, c2.0, c3.0)
-    row(1, c0.1, c1.1, c2.1, c3.1)
-    row(2, c0.2, c1.2, c2.2, c3.2)
-    row(3, c0.3, c1.3, c2.3, c3.3)
 }
 
 /// Lane-wise maximum (the standard library's generic `pointwiseMax` is not specialised here: a call per vector).

@@ -37,6 +37,25 @@ static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_negate8(sw
     return -a;
 }
 
+/// Sixteen floats (an AVX-512 register); Swift sees SIMD16<Float>.
+typedef float swiftcnn_float16 __attribute__((ext_vector_type(16)));
+
+static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_add16(swiftcnn_float16 a, swiftcnn_float16 b) {
+    return a + b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_subtract16(swiftcnn_float16 a, swiftcnn_float16 b) {
+    return a - b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_multiply16(swiftcnn_float16 a, swiftcnn_float16 b) {
+    return a * b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_divide16(swiftcnn_float16 a, swiftcnn_float16 b) {
+    return a / b;
+}
+static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_negate16(swiftcnn_float16 a) {
+    return -a;
+}
+
 /// Lane-wise `b > a ? b : a` (one vmaxps: a NaN in b keeps a, a NaN in a stays).
 static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_larger8(swiftcnn_float8 a, swiftcnn_float8 b) {
     swiftcnn_int8 take = b > a;
