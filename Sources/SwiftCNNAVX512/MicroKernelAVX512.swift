@@ -62,3 +62,16 @@ public func transformInputTilesAVX512(_ input: UnsafePointer<Float>, inH: Int, i
                              tileStride: tileStride)
     if window == 4 { transformInputTiles4(walk, into: v) } else { transformInputTiles6(walk, into: v) }
 }
+
+/// The Winograd output transform of a chunk's tiles, 16 filters per vector (see WinogradOutputTransform.swift);
+/// `filters` a multiple of 16.
+public func transformOutputTilesAVX512(_ m: UnsafePointer<Float>, filters: Int, outH: Int, outW: Int, tilesH: Int,
+                                       tilesW: Int, first: (b: Int, ty: Int, tx: Int), count: Int, entryStride: Int,
+                                       tileStride: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                                       output: UnsafeMutablePointer<Float>, pooled: UnsafeMutablePointer<Float>?,
+                                       tileSize: Int) {
+    let walk = OutputTileWalk(m: m, filters: filters, outH: outH, outW: outW, tilesH: tilesH, tilesW: tilesW,
+                              first: first, count: count, entryStride: entryStride, tileStride: tileStride, bias: bias,
+                              relu: relu, output: output, pooled: pooled)
+    if tileSize == 2 { transformOutputTiles2(walk) } else { transformOutputTiles4(walk) }
+}

@@ -1,0 +1,1 @@
+../SwiftCNN/Kernels/WinogradOutputTransform.swift
