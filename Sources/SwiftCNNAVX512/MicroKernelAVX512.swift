@@ -75,3 +75,18 @@ public func transformOutputTilesAVX512(_ m: UnsafePointer<Float>, filters: Int, 
                               relu: relu, output: output, pooled: pooled)
     if tileSize == 2 { transformOutputTiles2(walk) } else { transformOutputTiles4(walk) }
 }
+
+/// The adjoint of the output transform for the weight gradient, 16 filters per vector (see
+/// WinogradOutputTransform.swift); `filters` a multiple of 16.
+public func transformOutputGradientTilesAVX512(_ outputGrad: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                               relu: Bool, preGrad: UnsafeMutablePointer<Float>?, filters: Int,
+                                               outH: Int, outW: Int, tilesH: Int, tilesW: Int,
+                                               first: (b: Int, ty: Int, tx: Int), count: Int, entryStride: Int,
+                                               tileStride: Int, biasSum: UnsafeMutablePointer<Float>?, tileSize: Int,
+                                               into m: UnsafeMutablePointer<Float>) {
+    let walk = OutputGradientTileWalk(outputGrad: outputGrad, output: output, relu: relu, preGrad: preGrad,
+                                      filters: filters, outH: outH, outW: outW, tilesH: tilesH, tilesW: tilesW,
+                                      first: first, count: count, entryStride: entryStride, tileStride: tileStride,
+                                      biasSum: biasSum)
+    if tileSize == 2 { transformOutputGradientTiles2(walk, into: m) } else { transformOutputGradientTiles4(walk, into: m) }
+}

@@ -389,12 +389,9 @@ private struct WinogradWeightJob {
             guard count > 0 else { continue }
             if first { biasSum?.initialize(repeating: 0, count: f) }
             s.transformInput(input, tiles: t0..<t1, into: v)
-            if s.tileSize == 2 {
-                transformOutputGradient2(tiles: t0..<t1, into: m, biasSum: biasSum)
-            } else {
-                transformOutputGradient4(tiles: t0..<t1, into: m, biasSum: biasSum)
-            }
             let layoutV = s.layout(tiles: count, width: c), layoutM = s.layout(tiles: count, width: f)
+            transformOutputGradient(tiles: t0..<t1, into: m, entryStride: layoutM.entry, tileStride: layoutM.tile,
+                                    biasSum: biasSum)
             for xi in 0..<s.planes {
                 gemm(transA: true, transB: false, m: c, n: f, k: count, alpha: 1, a: v + xi * layoutV.entry,
                      lda: layoutV.tile, b: m + xi * layoutM.entry, ldb: layoutM.tile, beta: first ? 0 : 1, c: sum + xi * c * f, ldc: f, serial: true)
@@ -407,114 +404,26 @@ private struct WinogradWeightJob {
         }
     }
 
-    /// The pre-activation gradient (ReLU's mask applied) of output pixel (r, q) of the tile whose first output pixel
-    /// is at `pixel` (its offset in the output), filters `filters`..<`filters` + `lanes`; zero past the tile's `rows`
-    /// × `cols` pixels inside the output. Stored to `preGrad` on the way.
-    @inline(__always)
-    private func preActivationGradient(_ pixel: Int, _ r: Int, _ q: Int, rows: Int, cols: Int, filters j: Int,
-                                       lanes: Int) -> SIMD8<Float> {
-        let zero = SIMD8<Float>()
-        guard r < rows, q < cols else { return zero }
-        let at = pixel + (r * s.outW + q) * s.filters + j
-        var g = load8(outputGrad + at, lanes)
-        if relu { g = zero.replacing(with: g, where: load8(output + at, lanes) .> zero) }
-        if let preGrad { store8(preGrad + at, g, lanes) }
-        return g
-    }
-
-    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 2×2 or 4×4 pre-activation gradient (zero past the output),
-    /// which is also stored to `preGrad` and added to the bias sums. One function per tile size (see
-    /// `transformInput4`).
-    @inline(never)
-    private func transformOutputGradient2(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
-                                          biasSum: UnsafeMutablePointer<Float>?) {
-        transformOutputGradient(tiles: tiles, into: m, biasSum: biasSum, size: 2)
-    }
-
-    @inline(never)
-    private func transformOutputGradient4(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
-                                          biasSum: UnsafeMutablePointer<Float>?) {
-        transformOutputGradient(tiles: tiles, into: m, biasSum: biasSum, size: 4)
-    }
-
-    /// The tiles' walk, for a literal tile size.
-    @inline(__always)
-    private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>,
-                                         biasSum: UnsafeMutablePointer<Float>?, size n: Int) {
-        let f = s.filters, (plane, tileStride) = s.layout(tiles: tiles.count, width: f)
-        var (b, ty, tx) = s.position(tiles.lowerBound)
-        for t in tiles {
-            let oy = n * ty, ox = n * tx
-            let rows = min(n, s.outH - oy), cols = min(n, s.outW - ox)
-            let pixel = ((b * s.outH + oy) * s.outW + ox) * f
-            let dst = m + (t - tiles.lowerBound) * tileStride
-            var j = 0
-            while j < f {
-                let lanes = min(8, f - j)
-                @inline(__always) func grad(_ r: Int, _ q: Int) -> SIMD8<Float> {
-                    preActivationGradient(pixel, r, q, rows: rows, cols: cols, filters: j, lanes: lanes)
-                }
-                if n == 2 {
-                    gradientTile2(grad, out: dst + j, plane: plane, biasSum: biasSum.map { $0 + j }, lanes: lanes)
-                } else {
-                    gradientTile4(grad, out: dst + j, plane: plane, biasSum: biasSum.map { $0 + j }, lanes: lanes)
-                }
-                j += lanes
-            }
-            tx += 1
-            if tx == s.tilesW { tx = 0; ty += 1; if ty == s.tilesH { ty = 0; b += 1 } }
+    /// dM[ξ][tile][filter] = (A dY Aᵀ)[ξ] of each tile's 2×2 or 4×4 pre-activation gradient (ReLU's mask applied, zero
+    /// past the output), which is also stored to `preGrad` and added to the bias sums (WinogradOutputTransform.swift:
+    /// 16 filters per vector where the CPU has AVX-512 and the filters come in 16s).
+    private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>, entryStride: Int,
+                                         tileStride: Int, biasSum: UnsafeMutablePointer<Float>?) {
+        let (b, ty, tx) = s.position(tiles.lowerBound)
+        if InstructionSet.active == .avx512 && s.filters % 16 == 0 {
+            transformOutputGradientTilesAVX512(outputGrad, output: output, relu: relu, preGrad: preGrad,
+                                               filters: s.filters, outH: s.outH, outW: s.outW, tilesH: s.tilesH,
+                                               tilesW: s.tilesW, first: (b, ty, tx), count: tiles.count,
+                                               entryStride: entryStride, tileStride: tileStride, biasSum: biasSum,
+                                               tileSize: s.tileSize, into: m)
+        } else {
+            let walk = OutputGradientTileWalk(outputGrad: outputGrad, output: output, relu: relu, preGrad: preGrad,
+                                              filters: s.filters, outH: s.outH, outW: s.outW, tilesH: s.tilesH,
+                                              tilesW: s.tilesW, first: (b, ty, tx), count: tiles.count,
+                                              entryStride: entryStride, tileStride: tileStride, biasSum: biasSum)
+            if s.tileSize == 2 { transformOutputGradientTiles2(walk, into: m) } else { transformOutputGradientTiles4(walk, into: m) }
         }
     }
-}
-
-/// A dY Aᵀ of one tile's 2×2 gradients `grad(r, q)` for 8 filters, entry ξ stored at out + ξ · plane; their sum
-/// added to `biasSum`.
-@_transparent
-private func gradientTile2(_ grad: (Int, Int) -> SIMD8<Float>, out: UnsafeMutablePointer<Float>, plane: Int,
-                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
-    let zero = SIMD8<Float>()
-    let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)
-    if let biasSum { store8(biasSum, load8(biasSum, lanes) + ((g00 + g01) + (g10 + g11)), lanes) }
-    // A dY: rows g0, g0 + g1, g0 − g1, −g1 (g0, g1 the tile's rows); then each row (a, b) → a, a + b, a − b, −b.
-    @inline(__always) func putRow(_ i: Int, _ a: SIMD8<Float>, _ bb: SIMD8<Float>) {
-        let base = out + 4 * i * plane
-        store8(base, a, lanes)
-        store8(base + plane, a + bb, lanes)
-        store8(base + 2 * plane, a - bb, lanes)
-        store8(base + 3 * plane, zero - bb, lanes)
-    }
-    putRow(0, g00, g01)
-    putRow(1, g00 + g10, g01 + g11)
-    putRow(2, g00 - g10, g01 - g11)
-    putRow(3, zero - g10, zero - g11)
-}
-
-/// `gradientTile2` for tiles of 4×4 outputs (36 entries).
-@_transparent
-private func gradientTile4(_ grad: (Int, Int) -> SIMD8<Float>, out: UnsafeMutablePointer<Float>, plane: Int,
-                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
-    // A dY column by column (6 rows from 4), then each row along its 4 columns.
-    let k0 = gradientTransform4(grad(0, 0), grad(1, 0), grad(2, 0), grad(3, 0))
-    let k1 = gradientTransform4(grad(0, 1), grad(1, 1), grad(2, 1), grad(3, 1))
-    let k2 = gradientTransform4(grad(0, 2), grad(1, 2), grad(2, 2), grad(3, 2))
-    let k3 = gradientTransform4(grad(0, 3), grad(1, 3), grad(2, 3), grad(3, 3))
-    // Row 1 of A dY is the sum of each column's four gradients: the bias gradient's share.
-    if let biasSum { store8(biasSum, load8(biasSum, lanes) + ((k0.1 + k1.1) + (k2.1 + k3.1)), lanes) }
-    for a in 0..<6 {
-        let r = gradientTransform4(element(k0, a), element(k1, a), element(k2, a), element(k3, a))
-        let base = out + 6 * a * plane
-        store8(base, r.0, lanes); store8(base + plane, r.1, lanes); store8(base + 2 * plane, r.2, lanes)
-        store8(base + 3 * plane, r.3, lanes); store8(base + 4 * plane, r.4, lanes); store8(base + 5 * plane, r.5, lanes)
-    }
-}
-
-/// The 1-D adjoint of F(4×4, 3×3)'s output transform, A x of four gradients (A's rows (1, 0, 0, 0), (1, 1, 1, 1),
-/// (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1)).
-@_transparent
-private func gradientTransform4(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    let even = x0 + x2, odd = x1 + x3, evenW = x0 + x2 * 4, oddW = x1 * 2 + x3 * 8
-    return (x0, even + odd, even - odd, evenW + oddW, evenW - oddW, x3)
 }
 
 /// The 1-D adjoint of F(4×4, 3×3)'s kernel transform, Gᵀ x of six values (Gᵀ's rows (¼, −⅙, −⅙, 1/24, 1/24, 0),

@@ -1,5 +1,5 @@
-// The Winograd output transform Y = Aᵀ M A of every tile (+ bias, ReLU, and the fused 2×2 max pooling), written once
-// for a vector of `KernelVector.scalarCount` filters and compiled twice like WinogradInputTransform.swift: the
+// The Winograd output transform Y = Aᵀ M A of every tile (+ bias, ReLU, and the fused 2×2 max pooling) and its
+// adjoint dM = A dY Aᵀ (the weight gradient's, with ReLU's mask and the bias sums), written once for a vector of `KernelVector.scalarCount` filters and compiled twice like WinogradInputTransform.swift: the
 // engine's instance (SIMD8) and, through a symbolic link of this file, SwiftCNNAVX512's (SIMD16), which the engine
 // takes where the CPU has AVX-512 and the filters come in 16s.
 
@@ -190,6 +190,141 @@ private func outputTile4(_ m: UnsafePointer<Float>, plane: Int, bias: UnsafePoin
 /// Lane-wise maximum (the standard library's generic `pointwiseMax` is not specialised here: a call per vector).
 @inline(__always)
 private func larger(_ a: KernelVector, _ b: KernelVector) -> KernelVector { a.replacing(with: b, where: b .> a) }
+
+
+// The adjoint, for the weight gradient: dM = A dY Aᵀ of each tile's output gradient.
+
+/// A chunk's tiles for `transformOutputGradientTiles`: the output gradient, the output (ReLU's mask) and where the
+/// pre-activation gradient goes (nil: not stored), the tiles, where their entries go in dM (as in `OutputTileWalk`),
+/// and the bias sums.
+struct OutputGradientTileWalk {
+    var outputGrad, output: UnsafePointer<Float>
+    var relu: Bool
+    var preGrad: UnsafeMutablePointer<Float>?
+    var filters, outH, outW, tilesH, tilesW: Int
+    var first: (b: Int, ty: Int, tx: Int)
+    var count, entryStride, tileStride: Int
+    var biasSum: UnsafeMutablePointer<Float>?
+}
+
+@inline(never)
+func transformOutputGradientTiles2(_ walk: OutputGradientTileWalk, into m: UnsafeMutablePointer<Float>) {
+    transformOutputGradientTiles(walk, into: m, size: 2)
+}
+
+@inline(never)
+func transformOutputGradientTiles4(_ walk: OutputGradientTileWalk, into m: UnsafeMutablePointer<Float>) {
+    transformOutputGradientTiles(walk, into: m, size: 4)
+}
+
+/// The tiles' walk, for a literal tile size: whole vectors of filters, then a shorter tail out of line.
+@inline(__always)
+private func transformOutputGradientTiles(_ walk: OutputGradientTileWalk, into m: UnsafeMutablePointer<Float>,
+                                          size n: Int) {
+    let f = walk.filters, width = KernelVector.scalarCount
+    var (b, ty, tx) = walk.first
+    for t in 0..<walk.count {
+        let oy = n * ty, ox = n * tx
+        let rows = min(n, walk.outH - oy), cols = min(n, walk.outW - ox)
+        let pixel = ((b * walk.outH + oy) * walk.outW + ox) * f
+        let dst = m + t * walk.tileStride
+        var j = 0
+        while j + width <= f {
+            outputGradientTile(walk, pixel: pixel, rows: rows, cols: cols, filters: j, lanes: width, out: dst + j, size: n)
+            j += width
+        }
+        if j < f { outputGradientTileTail(walk, pixel: pixel, rows: rows, cols: cols, filters: j, lanes: f - j, out: dst + j, size: n) }
+        tx += 1
+        if tx == walk.tilesW { tx = 0; ty += 1; if ty == walk.tilesH { ty = 0; b += 1 } }
+    }
+}
+
+/// `outputGradientTile` for a tail of filters shorter than a vector, out of line (see `transformChannelTail`).
+@inline(never)
+private func outputGradientTileTail(_ walk: OutputGradientTileWalk, pixel: Int, rows: Int, cols: Int, filters j: Int,
+                                    lanes: Int, out: UnsafeMutablePointer<Float>, size n: Int) {
+    outputGradientTile(walk, pixel: pixel, rows: rows, cols: cols, filters: j, lanes: lanes, out: out, size: n)
+}
+
+/// dM of one tile (its first output pixel at offset `pixel`, `rows` × `cols` of its pixels inside the output) for
+/// filters j..<j + lanes.
+@_transparent
+private func outputGradientTile(_ walk: OutputGradientTileWalk, pixel: Int, rows: Int, cols: Int, filters j: Int,
+                                lanes: Int, out: UnsafeMutablePointer<Float>, size n: Int) {
+    // The pre-activation gradient of output pixel (r, q) of the tile: zero past the output; stored on the way.
+    @inline(__always) func grad(_ r: Int, _ q: Int) -> KernelVector {
+        let zero = KernelVector()
+        guard r < rows, q < cols else { return zero }
+        let at = pixel + (r * walk.outW + q) * walk.filters + j
+        var g = loadLanes(walk.outputGrad + at, lanes)
+        if walk.relu { g = zero.replacing(with: g, where: loadLanes(walk.output + at, lanes) .> zero) }
+        if let preGrad = walk.preGrad { storeLanes(preGrad + at, g, lanes) }
+        return g
+    }
+    let biasSum = walk.biasSum.map { $0 + j }
+    if n == 2 {
+        gradientTile2(grad, out: out, plane: walk.entryStride, biasSum: biasSum, lanes: lanes)
+    } else {
+        gradientTile4(grad, out: out, plane: walk.entryStride, biasSum: biasSum, lanes: lanes)
+    }
+}
+
+/// A dY Aᵀ of one tile's 2×2 gradients `grad(r, q)` for a vector of filters, entry ξ stored at out + ξ · plane; their sum
+/// added to `biasSum`.
+@_transparent
+private func gradientTile2(_ grad: (Int, Int) -> KernelVector, out: UnsafeMutablePointer<Float>, plane: Int,
+                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
+    let zero = KernelVector()
+    let g00 = grad(0, 0), g01 = grad(0, 1), g10 = grad(1, 0), g11 = grad(1, 1)
+    if let biasSum { storeLanes(biasSum, loadLanes(biasSum, lanes) + ((g00 + g01) + (g10 + g11)), lanes) }
+    // A dY: rows g0, g0 + g1, g0 − g1, −g1 (g0, g1 the tile's rows); then each row (a, b) → a, a + b, a − b, −b.
+    @inline(__always) func putRow(_ i: Int, _ a: KernelVector, _ bb: KernelVector) {
+        let base = out + 4 * i * plane
+        storeLanes(base, a, lanes)
+        storeLanes(base + plane, a + bb, lanes)
+        storeLanes(base + 2 * plane, a - bb, lanes)
+        storeLanes(base + 3 * plane, zero - bb, lanes)
+    }
+    putRow(0, g00, g01)
+    putRow(1, g00 + g10, g01 + g11)
+    putRow(2, g00 - g10, g01 - g11)
+    putRow(3, zero - g10, zero - g11)
+}
+
+/// `gradientTile2` for tiles of 4×4 outputs (36 entries).
+@_transparent
+private func gradientTile4(_ grad: (Int, Int) -> KernelVector, out: UnsafeMutablePointer<Float>, plane: Int,
+                           biasSum: UnsafeMutablePointer<Float>?, lanes: Int) {
+    // A dY column by column (6 rows from 4), then each row along its 4 columns.
+    let k0 = gradientTransform4(grad(0, 0), grad(1, 0), grad(2, 0), grad(3, 0))
+    let k1 = gradientTransform4(grad(0, 1), grad(1, 1), grad(2, 1), grad(3, 1))
+    let k2 = gradientTransform4(grad(0, 2), grad(1, 2), grad(2, 2), grad(3, 2))
+    let k3 = gradientTransform4(grad(0, 3), grad(1, 3), grad(2, 3), grad(3, 3))
+    // Row 1 of A dY is the sum of each column's four gradients: the bias gradient's share.
+    if let biasSum { storeLanes(biasSum, loadLanes(biasSum, lanes) + ((k0.1 + k1.1) + (k2.1 + k3.1)), lanes) }
+    for a in 0..<6 {
+        let r = gradientTransform4(element(k0, a), element(k1, a), element(k2, a), element(k3, a))
+        let base = out + 6 * a * plane
+        storeLanes(base, r.0, lanes); storeLanes(base + plane, r.1, lanes); storeLanes(base + 2 * plane, r.2, lanes)
+        storeLanes(base + 3 * plane, r.3, lanes); storeLanes(base + 4 * plane, r.4, lanes); storeLanes(base + 5 * plane, r.5, lanes)
+    }
+}
+
+/// The 1-D adjoint of F(4×4, 3×3)'s output transform, A x of four gradients (A's rows (1, 0, 0, 0), (1, 1, 1, 1),
+/// (1, −1, 1, −1), (1, 2, 4, 8), (1, −2, 4, −8), (0, 0, 0, 1)).
+@_transparent
+private func gradientTransform4(_ x0: KernelVector, _ x1: KernelVector, _ x2: KernelVector, _ x3: KernelVector)
+    -> (KernelVector, KernelVector, KernelVector, KernelVector, KernelVector, KernelVector) {
+    let even = x0 + x2, odd = x1 + x3, evenW = x0 + x2 * 4, oddW = x1 * 2 + x3 * 8
+    return (x0, even + odd, even - odd, evenW + oddW, evenW - oddW, x3)
+}
+
+@inline(__always)
+private func element(_ t: (KernelVector, KernelVector, KernelVector, KernelVector, KernelVector, KernelVector),
+                     _ i: Int) -> KernelVector {
+    switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4
+    default: return t.5 }
+}
 
 /// The first `lanes` floats at p (a whole vector in one load when `lanes` is the vector's width), zeros after.
 @inline(__always)
