@@ -125,15 +125,17 @@ public final class Conv2D: Layer {
     }
 
     /// Output pixels per side of the Winograd tiles (all three passes) for outputs of outH × outW: F(4×4, 3×3) (36
-    /// multiplications per 16 outputs instead of 64) where its tiles cover at most 1/8 more pixels than 2×2 tiles do
+    /// multiplications per 16 outputs instead of 64) where its tiles cover at most 1.5 times the pixels 2×2 tiles do
     /// and there are at least 6 per side.
     /// Measured per layer (training step, two threads, Zen 4, AVX-512): 8-27 % faster from 64 channels (VGG's 16×16
-    /// and 8×8, W2's 34×34 and 15×15, W1's 11×11), 1-5 % with 16-32 channels; 14×14 outputs (16×16 covered, 31 %
-    /// more) 3-7 % slower, 4×4 (one tile per image, the kernel's transform 2.25 times bigger) 0-5 % slower.
+    /// and 8×8, W2's 34×34 and 15×15, W1's 11×11), 1-5 % with 16-32 channels; 4×4 (one tile per image, the kernel's
+    /// transform 2.25 times bigger) 0-5 % slower. 14×14 outputs (16×16 covered, 31 % more) were 3-7 % slower with
+    /// the 8-lane transforms; since the transforms take 16 channels per instruction on AVX-512, 4×4 tiles there made
+    /// W3's training step 4-6 % faster (A/B, one and two threads), so the limit went from 1/8 more to 1.5 times.
     private func winogradTileSize(outH: Int, outW: Int) -> Int {
         func covered(_ n: Int, by tile: Int) -> Int { (n + tile - 1) / tile * tile }
         let area2 = covered(outH, by: 2) * covered(outW, by: 2), area4 = covered(outH, by: 4) * covered(outW, by: 4)
-        return outH >= 6 && outW >= 6 && 8 * area4 <= 9 * area2 ? 4 : 2
+        return outH >= 6 && outW >= 6 && 2 * area4 <= 3 * area2 ? 4 : 2
     }
 
     /// Images so small that at least half of im2col's products would be with padding (outputs of up to 2×2, such as
