@@ -125,17 +125,19 @@ public final class Conv2D: Layer {
     }
 
     /// Output pixels per side of the Winograd tiles (all three passes) for outputs of outH × outW: F(4×4, 3×3) (36
-    /// multiplications per 16 outputs instead of 64) where its tiles cover at most 1.5 times the pixels 2×2 tiles do
-    /// and there are at least 6 per side.
+    /// multiplications per 16 outputs instead of 64) where its tiles cover at most 1/8 more pixels than 2×2 tiles do
+    /// (AVX-512: 1.5 times as many) and there are at least 6 per side.
     /// Measured per layer (training step, two threads, Zen 4, AVX-512): 8-27 % faster from 64 channels (VGG's 16×16
     /// and 8×8, W2's 34×34 and 15×15, W1's 11×11), 1-5 % with 16-32 channels; 4×4 (one tile per image, the kernel's
     /// transform 2.25 times bigger) 0-5 % slower. 14×14 outputs (16×16 covered, 31 % more) were 3-7 % slower with
-    /// the 8-lane transforms; since the transforms take 16 channels per instruction on AVX-512, 4×4 tiles there made
-    /// W3's training step 4-6 % faster (A/B, one and two threads), so the limit went from 1/8 more to 1.5 times.
-    private func winogradTileSize(outH: Int, outW: Int) -> Int {
+    /// the 8-lane transforms and still are with them (W3 5-8 % slower with the AVX2 kernels); with AVX-512, where the
+    /// transforms take 16 channels per instruction, 4×4 tiles made W3's training step 4-6 % faster (A/B, one and two
+    /// threads), so there the limit is 1.5 times the pixels instead of 1/8 more.
+    private func winogradTileSize(outH: Int, outW: Int, for isa: InstructionSet = .active) -> Int {
         func covered(_ n: Int, by tile: Int) -> Int { (n + tile - 1) / tile * tile }
         let area2 = covered(outH, by: 2) * covered(outW, by: 2), area4 = covered(outH, by: 4) * covered(outW, by: 4)
-        return outH >= 6 && outW >= 6 && 2 * area4 <= 3 * area2 ? 4 : 2
+        let (over, under) = isa == .avx512 ? (3, 2) : (9, 8)
+        return outH >= 6 && outW >= 6 && under * area4 <= over * area2 ? 4 : 2
     }
 
     /// Images so small that at least half of im2col's products would be with padding (outputs of up to 2×2, such as
@@ -174,11 +176,12 @@ public final class Conv2D: Layer {
         if usesTapPairs { count = max(count, packedTapsCount(g, filters: filters)) }
         if usesWinograd(g) {
             // The forward kernel (and the weight gradient's dU, no bigger) and the input gradient's, each for the
-            // tiles its pass takes.
+            // tiles its pass takes with either instruction set (AVX-512's rule takes 4×4 tiles wherever AVX2's
+            // does), so switching the instruction set between steps never outgrows the region.
             count = max(count, WinogradShape.kernelCount(channels: g.channels, filters: filters,
-                                                         tileSize: winogradTileSize(outH: g.outH, outW: g.outW)),
+                                                         tileSize: winogradTileSize(outH: g.outH, outW: g.outW, for: .avx512)),
                         WinogradShape.kernelCount(channels: filters, filters: g.channels,
-                                                  tileSize: winogradTileSize(outH: g.inH, outW: g.inW)))
+                                                  tileSize: winogradTileSize(outH: g.inH, outW: g.inW, for: .avx512)))
         }
         return count
     }
