@@ -320,13 +320,15 @@ private struct PackedJob {
         let kBlocks = max(1, (4 * k + 5 * blocking.kc - 1) / (5 * blocking.kc))
         let kcMax = (k + kBlocks - 1) / kBlocks                // equal blocks: 600 → 3 × 200, not 512 + 88
         let mcMax = min(blocking.mc, (rows.count + mr - 1) / mr * mr)
-        // Packing A pays when its rows are spread out (op(A) = Aᵀ: one cache line per element) and a sliver is read
-        // by more than one panel. Rows contiguous in depth are read in place: six sequential streams cost the
+        // Packing A pays when its rows are spread out in both directions (one cache line per element) and a sliver is
+        // read by more than one panel. Aᵀ of a row-major A (a weight gradient's) has a sliver's rows side by side, one
+        // line per depth step: read in place too (the packing copy was 3 % of W3's training step; in place, W1-W3
+        // 1-2 % faster, W5 unchanged). Rows contiguous in depth are read in place: six sequential streams cost the
         // micro-kernel nothing, and packing them (a transposition) took 12 % of a VGG forward pass on Zen 4. Unless
         // they are a multiple of 2 KB apart (a power-of-two depth such as 1024): then the streams share one or two L1
         // sets, more lines than a set has ways, and every load misses L1. Such rows are copied (vector moves) to a
         // pitch of an odd number of cache lines and read there as if in place (1024³ on Zen 4: 63 → 85 GFLOP/s).
-        let transposeAll = a.depthStride != 1 && panels.count >= 2
+        let transposeAll = a.depthStride != 1 && a.rowStride != 1 && panels.count >= 2
         let copyRows = a.depthStride == 1 && (a.rowStride * MemoryLayout<Float>.size) % 2048 == 0 && panels.count >= 2
         let pitch = (kcMax + 15) / 16 * 16 + ((kcMax + 15) / 16 % 2 == 0 ? 16 : 0)
         // Per-thread: the M block's slivers (transposed, or rows copied at `pitch`), a partial last sliver, then one
