@@ -232,13 +232,14 @@ def test_two_ranks_of_32_take_the_steps_of_one_process_of_64(tmp_path):
     dist, _ = run_script(tmp_path, SAME_STEPS, "distributed")
     assert dist.returncode == 0, dist.stdout + dist.stderr
     a, b = weights(tmp_path / "single.npz"), weights(tmp_path / "distributed.npz")
-    # Equal up to the order of float sums, which follows the CPU's cache blocking, the thread split and the batch's
-    # Winograd chunks; RMSprop divides each gradient by its own running RMS, so a rounding difference in a near-zero
-    # gradient moves its weight by up to 2e-4 after these 16 steps (Zen 4; relative norm of the difference 8e-5 in
-    # the first two convolutions, 2e-7 in the later layers), while each of the 16 RMSprop steps moves a weight by up
-    # to the learning rate, 1e-3: a rank stepping on anything but the global batch's mean gradient is off by that.
+    # Equal up to the order of float sums, which follows the CPU's cache blocking, the thread split, the batch's
+    # Winograd chunks and the tiles the instruction set's rule picks; RMSprop divides each gradient by its own running
+    # RMS, so a rounding difference in a near-zero gradient moves its weight by up to 2e-4 after these 16 steps (Zen 4,
+    # AVX-512: relative norm of the difference up to 1.2e-3, in a 64-filter bias). Each RMSprop step moves a weight by
+    # up to the learning rate, 1e-3: a rank stepping on its own half of each global batch instead of the mean
+    # gradient ends 4-13 % off in every kernel and 60-75 % in every bias (measured), hence the bound of 5e-3.
     for wa, wb in zip(a, b):
-        assert np.linalg.norm(wa - wb) <= 1e-3 * np.linalg.norm(wa), (np.abs(wa - wb).max(), wa.shape)
+        assert np.linalg.norm(wa - wb) <= 5e-3 * np.linalg.norm(wa), (np.abs(wa - wb).max(), wa.shape)
     ha, hb = (json.loads((tmp_path / f"{m}.json").read_text()) for m in ("single", "distributed"))
     assert ha["loss"][0] == pytest.approx(hb["loss"][0], abs=1e-4)   # loss averaged over the global batches
 
