@@ -208,12 +208,6 @@ private func kernelTransform1D(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIM
     return (x0 * 0.25, (outer + x1) * (-1 / 6), (outer - x1) * (-1 / 6), quarter + middle, quarter - middle, x2)
 }
 
-@inline(__always)
-private func element(_ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
-                     _ i: Int) -> SIMD8<Float> {
-    switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4
-    default: return t.5 }
-}
 
 /// U[ξ] = (G g Gᵀ)[ξ] of eight 3×3 kernels at once, lane l of every vector one kernel: tap (ky, kx) at
 /// taps + (3 ky + kx) · tapStride (the rotated kernel: 8 − that), eight contiguous floats; U[ξ]'s lane l to

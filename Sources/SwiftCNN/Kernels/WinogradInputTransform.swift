@@ -198,25 +198,3 @@ private func transformTile4<Window: TileWindow>(_ window: Window, out: UnsafeMut
     row(2, c0.2, c1.2, c2.2, c3.2)
     row(3, c0.3, c1.3, c2.3, c3.3)
 }
-
-/// The first `lanes` floats at p (a whole vector in one load when `lanes` is the vector's width), zeros after.
-@inline(__always)
-private func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> KernelVector {
-    if lanes == KernelVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: KernelVector.self) }
-    var v = KernelVector()
-    for l in 0..<lanes { v[l] = p[l] }
-    return v
-}
-
-@inline(__always)
-private func storeLanes(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ lanes: Int) {
-    if lanes == KernelVector.scalarCount { UnsafeMutableRawPointer(p).storeBytes(of: v, as: KernelVector.self); return }
-    for l in 0..<lanes { p[l] = v[l] }
-}
-
-@inline(__always)
-private func element(_ t: (KernelVector, KernelVector, KernelVector, KernelVector, KernelVector, KernelVector),
-                     _ i: Int) -> KernelVector {
-    switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4
-    default: return t.5 }
-}

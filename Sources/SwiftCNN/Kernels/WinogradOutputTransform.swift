@@ -318,25 +318,3 @@ private func gradientTransform4(_ x0: KernelVector, _ x1: KernelVector, _ x2: Ke
     let even = x0 + x2, odd = x1 + x3, evenW = x0 + x2 * 4, oddW = x1 * 2 + x3 * 8
     return (x0, even + odd, even - odd, evenW + oddW, evenW - oddW, x3)
 }
-
-@inline(__always)
-private func element(_ t: (KernelVector, KernelVector, KernelVector, KernelVector, KernelVector, KernelVector),
-                     _ i: Int) -> KernelVector {
-    switch i { case 0: return t.0; case 1: return t.1; case 2: return t.2; case 3: return t.3; case 4: return t.4
-    default: return t.5 }
-}
-
-/// The first `lanes` floats at p (a whole vector in one load when `lanes` is the vector's width), zeros after.
-@inline(__always)
-private func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> KernelVector {
-    if lanes == KernelVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: KernelVector.self) }
-    var v = KernelVector()
-    for l in 0..<lanes { v[l] = p[l] }
-    return v
-}
-
-@inline(__always)
-private func storeLanes(_ p: UnsafeMutablePointer<Float>, _ v: KernelVector, _ lanes: Int) {
-    if lanes == KernelVector.scalarCount { UnsafeMutableRawPointer(p).storeBytes(of: v, as: KernelVector.self); return }
-    for l in 0..<lanes { p[l] = v[l] }
-}

@@ -1,0 +1,1 @@
+../SwiftCNN/Kernels/VectorLanes.swift
