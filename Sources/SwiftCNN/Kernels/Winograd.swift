@@ -28,6 +28,10 @@ public struct WinogradShape {
         self.padTop = padTop; self.padLeft = padLeft; self.outH = outH; self.outW = outW; self.tileSize = tileSize
     }
 
+    /// Whether the transforms of `width` channels (filters) take SwiftCNNAVX512's 16-lane instance: on a CPU with
+    /// AVX-512, and the width in whole 16s (other widths take the engine's 8-lane one, tail lanes included).
+    static func takesWideTransforms(width: Int) -> Bool { InstructionSet.active == .avx512 && width % 16 == 0 }
+
     /// Input pixels per tile side (the tile's window), and the transformed tile's entries (planes).
     var window: Int { tileSize + 2 }
     var planes: Int { window * window }
@@ -96,7 +100,7 @@ extension WinogradShape {
     func transformInput(_ input: UnsafePointer<Float>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let (entry, tile) = layout(tiles: tiles.count, width: channels)
         let (b, ty, tx) = position(tiles.lowerBound)
-        if InstructionSet.active == .avx512 && channels % 16 == 0 {
+        if WinogradShape.takesWideTransforms(width: channels) {
             transformInputTilesAVX512(input, inH: inH, inW: inW, channels: channels, padTop: padTop, padLeft: padLeft,
                                       tilesH: tilesH, tilesW: tilesW, first: (b, ty, tx), count: tiles.count,
                                       entryStride: entry, tileStride: tile, window: window, into: v)
@@ -296,7 +300,7 @@ private struct WinogradJob {
     /// CPU has AVX-512 and the filters come in 16s).
     private func transformOutput(tiles: Range<Int>, from m: UnsafePointer<Float>, entryStride: Int, tileStride: Int) {
         let (b, ty, tx) = s.position(tiles.lowerBound)
-        if InstructionSet.active == .avx512 && s.filters % 16 == 0 {
+        if WinogradShape.takesWideTransforms(width: s.filters) {
             transformOutputTilesAVX512(m, filters: s.filters, outH: s.outH, outW: s.outW, tilesH: s.tilesH,
                                        tilesW: s.tilesW, first: (b, ty, tx), count: tiles.count, entryStride: entryStride,
                                        tileStride: tileStride, bias: bias, relu: relu, output: output, pooled: pooled,
@@ -404,7 +408,7 @@ private struct WinogradWeightJob {
     private func transformOutputGradient(tiles: Range<Int>, into m: UnsafeMutablePointer<Float>, entryStride: Int,
                                          tileStride: Int, biasSum: UnsafeMutablePointer<Float>?) {
         let (b, ty, tx) = s.position(tiles.lowerBound)
-        if InstructionSet.active == .avx512 && s.filters % 16 == 0 {
+        if WinogradShape.takesWideTransforms(width: s.filters) {
             transformOutputGradientTilesAVX512(outputGrad, output: output, relu: relu, preGrad: preGrad,
                                                filters: s.filters, outH: s.outH, outW: s.outW, tilesH: s.tilesH,
                                                tilesW: s.tilesW, first: (b, ty, tx), count: tiles.count,

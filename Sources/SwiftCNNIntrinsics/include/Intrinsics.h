@@ -1,6 +1,6 @@
 // What the Swift kernels cannot spell: a prefetch, a vector square root (Swift's SIMD squareRoot() is a lane loop
-// calling sqrtf), and eight-lane arithmetic as vector instructions (see VectorArithmetic.swift). Static inline, so
-// the Swift optimizer inlines each into its caller as single instructions.
+// calling sqrtf), and eight- and sixteen-lane arithmetic as vector instructions (see VectorArithmetic.swift). Static
+// inline, so the Swift optimizer inlines each into its caller as single instructions.
 #ifndef SWIFTCNN_INTRINSICS_H
 #define SWIFTCNN_INTRINSICS_H
 
@@ -16,9 +16,6 @@ static inline __attribute__((always_inline)) void swiftcnn_prefetch_for_write(co
 static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_square_root8(swiftcnn_float8 x) {
     return __builtin_elementwise_sqrt(x);
 }
-
-/// Eight 32-bit lane masks (all ones where a comparison holds).
-typedef int swiftcnn_int8 __attribute__((ext_vector_type(8)));
 
 // Lane-wise +, −, ×, ÷, negation: one vector instruction each.
 static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_add8(swiftcnn_float8 a, swiftcnn_float8 b) {
@@ -54,12 +51,6 @@ static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_divide16(
 }
 static inline __attribute__((always_inline)) swiftcnn_float16 swiftcnn_negate16(swiftcnn_float16 a) {
     return -a;
-}
-
-/// Lane-wise `b > a ? b : a` (one vmaxps: a NaN in b keeps a, a NaN in a stays).
-static inline __attribute__((always_inline)) swiftcnn_float8 swiftcnn_larger8(swiftcnn_float8 a, swiftcnn_float8 b) {
-    swiftcnn_int8 take = b > a;
-    return (swiftcnn_float8)((take & (swiftcnn_int8)b) | (~take & (swiftcnn_int8)a));
 }
 
 #endif
